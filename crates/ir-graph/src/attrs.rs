@@ -44,11 +44,7 @@ pub fn format_g17(v: f64) -> String {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if v == 0.0 {
-        return if v.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
+        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
     }
     let sci = format!("{v:.16e}");
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -64,11 +60,7 @@ pub fn format_g17(v: f64) -> String {
 }
 
 fn strip_zeros(s: &str) -> &str {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        s
-    }
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
 }
 
 /// Serializes an attribute struct to its ordered `<data>` pairs.
@@ -79,9 +71,7 @@ pub fn to_attrs<T: Serialize>(value: &T) -> Result<AttrList, AttrError> {
 }
 
 /// Deserializes an attribute struct from `<data>` pairs; unknown names are ignored.
-pub fn from_attrs<'a, T: serde::Deserialize<'a>>(
-    attrs: &'a HashMap<String, String>,
-) -> Result<T, AttrError> {
+pub fn from_attrs<'a, T: serde::Deserialize<'a>>(attrs: &'a HashMap<String, String>) -> Result<T, AttrError> {
     T::deserialize(StructDe { attrs })
 }
 
@@ -92,11 +82,7 @@ struct StructSer {
 impl ser::SerializeStruct for &mut StructSer {
     type Ok = ();
     type Error = AttrError;
-    fn serialize_field<T: ?Sized + Serialize>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), AttrError> {
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), AttrError> {
         if let Some(v) = value.serialize(ValueSer)? {
             self.out.push((key.to_string(), v));
         }
@@ -155,19 +141,10 @@ impl<'a> ser::Serializer for &'a mut StructSer {
     fn serialize_some<T: ?Sized + Serialize>(self, v: &T) -> Result<(), AttrError> {
         v.serialize(self)
     }
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-    ) -> Result<(), AttrError> {
+    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), AttrError> {
         Err(AttrError("an enum is not an attribute struct".into()))
     }
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        v: &T,
-    ) -> Result<(), AttrError> {
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, v: &T) -> Result<(), AttrError> {
         v.serialize(self)
     }
     fn serialize_newtype_variant<T: ?Sized + Serialize>(
@@ -185,14 +162,8 @@ impl<'a> ser::Serializer for &'a mut StructSer {
     fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, AttrError> {
         Err(AttrError("a tuple is not an attribute struct".into()))
     }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, AttrError> {
-        Err(AttrError(
-            "a tuple struct is not an attribute struct".into(),
-        ))
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, AttrError> {
+        Err(AttrError("a tuple struct is not an attribute struct".into()))
     }
     fn serialize_tuple_variant(
         self,
@@ -312,19 +283,10 @@ impl ser::Serializer for ValueSer {
     fn serialize_unit_struct(self, _: &'static str) -> Result<Self::Ok, AttrError> {
         Ok(None)
     }
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-    ) -> Result<Self::Ok, AttrError> {
+    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<Self::Ok, AttrError> {
         Ok(Some(variant.to_string()))
     }
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        v: &T,
-    ) -> Result<Self::Ok, AttrError> {
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, v: &T) -> Result<Self::Ok, AttrError> {
         v.serialize(self)
     }
     fn serialize_newtype_variant<T: ?Sized + Serialize>(
@@ -334,9 +296,7 @@ impl ser::Serializer for ValueSer {
         _: &'static str,
         _: &T,
     ) -> Result<Self::Ok, AttrError> {
-        Err(AttrError(
-            "data-carrying enum attributes are not supported".into(),
-        ))
+        Err(AttrError("data-carrying enum attributes are not supported".into()))
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<SeqSer, AttrError> {
         Ok(SeqSer { items: Vec::new() })
@@ -344,14 +304,8 @@ impl ser::Serializer for ValueSer {
     fn serialize_tuple(self, _: usize) -> Result<SeqSer, AttrError> {
         Ok(SeqSer { items: Vec::new() })
     }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, AttrError> {
-        Err(AttrError(
-            "tuple struct attributes are not supported".into(),
-        ))
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, AttrError> {
+        Err(AttrError("tuple struct attributes are not supported".into()))
     }
     fn serialize_tuple_variant(
         self,
@@ -360,21 +314,13 @@ impl ser::Serializer for ValueSer {
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeTupleVariant, AttrError> {
-        Err(AttrError(
-            "tuple variant attributes are not supported".into(),
-        ))
+        Err(AttrError("tuple variant attributes are not supported".into()))
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, AttrError> {
         Err(AttrError("map attributes are not supported".into()))
     }
-    fn serialize_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStruct, AttrError> {
-        Err(AttrError(
-            "nested struct attributes are not supported".into(),
-        ))
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, AttrError> {
+        Err(AttrError("nested struct attributes are not supported".into()))
     }
     fn serialize_struct_variant(
         self,
@@ -383,9 +329,7 @@ impl ser::Serializer for ValueSer {
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeStructVariant, AttrError> {
-        Err(AttrError(
-            "struct variant attributes are not supported".into(),
-        ))
+        Err(AttrError("struct variant attributes are not supported".into()))
     }
 }
 
@@ -396,10 +340,7 @@ struct StructDe<'a> {
 impl<'de> de::Deserializer<'de> for StructDe<'de> {
     type Error = AttrError;
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, AttrError> {
-        visitor.visit_map(FieldsAccess {
-            iter: self.attrs.iter(),
-            value: None,
-        })
+        visitor.visit_map(FieldsAccess { iter: self.attrs.iter(), value: None })
     }
     fn deserialize_struct<V: Visitor<'de>>(
         self,
@@ -408,16 +349,9 @@ impl<'de> de::Deserializer<'de> for StructDe<'de> {
         visitor: V,
     ) -> Result<V::Value, AttrError> {
         let _ = fields;
-        visitor.visit_map(FieldsAccess {
-            iter: self.attrs.iter(),
-            value: None,
-        })
+        visitor.visit_map(FieldsAccess { iter: self.attrs.iter(), value: None })
     }
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, AttrError> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, AttrError> {
         visitor.visit_unit()
     }
     serde::forward_to_deserialize_any! {
@@ -433,10 +367,7 @@ struct FieldsAccess<'a> {
 
 impl<'de> MapAccess<'de> for FieldsAccess<'de> {
     type Error = AttrError;
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, AttrError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, AttrError> {
         match self.iter.next() {
             Some((k, v)) => {
                 self.value = Some(v);
@@ -447,8 +378,7 @@ impl<'de> MapAccess<'de> for FieldsAccess<'de> {
     }
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, AttrError> {
         let v = self.value.take().unwrap_or("");
-        seed.deserialize(ValueDe(v))
-            .map_err(|e| AttrError(format!("{e} (value \"{v}\")")))
+        seed.deserialize(ValueDe(v)).map_err(|e| AttrError(format!("{e} (value \"{v}\")")))
     }
 }
 
@@ -457,10 +387,7 @@ struct ValueDe<'a>(&'a str);
 
 impl<'a> ValueDe<'a> {
     fn parse<T: std::str::FromStr>(&self, what: &str) -> Result<T, AttrError> {
-        self.0
-            .trim()
-            .parse()
-            .map_err(|_| AttrError(format!("expected {what}")))
+        self.0.trim().parse().map_err(|_| AttrError(format!("expected {what}")))
     }
 }
 
@@ -493,29 +420,15 @@ impl<'de> de::Deserializer<'de> for ValueDe<'de> {
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, AttrError> {
         visitor.visit_some(self)
     }
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, AttrError> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, AttrError> {
         visitor.visit_newtype_struct(self)
     }
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, AttrError> {
         let t = self.0.trim();
-        let items: Vec<&str> = if t.is_empty() {
-            Vec::new()
-        } else {
-            t.split(',').map(str::trim).collect()
-        };
-        visitor.visit_seq(Items {
-            items: items.into_iter(),
-        })
+        let items: Vec<&str> = if t.is_empty() { Vec::new() } else { t.split(',').map(str::trim).collect() };
+        visitor.visit_seq(Items { items: items.into_iter() })
     }
-    fn deserialize_tuple<V: Visitor<'de>>(
-        self,
-        _: usize,
-        visitor: V,
-    ) -> Result<V::Value, AttrError> {
+    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, visitor: V) -> Result<V::Value, AttrError> {
         self.deserialize_seq(visitor)
     }
     fn deserialize_enum<V: Visitor<'de>>(
@@ -537,10 +450,7 @@ struct Items<'a> {
 
 impl<'de> SeqAccess<'de> for Items<'de> {
     type Error = AttrError;
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, AttrError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, AttrError> {
         match self.items.next() {
             Some(s) => seed.deserialize(ValueDe(s)).map(Some),
             None => Ok(None),
@@ -583,13 +493,7 @@ mod tests {
 
     #[test]
     fn struct_round_trip() {
-        let c = Conv {
-            strides: vec![1, 2],
-            empty: vec![],
-            eps: 1e-5,
-            flag: true,
-            auto_pad: Pad::SameUpper,
-        };
+        let c = Conv { strides: vec![1, 2], empty: vec![], eps: 1e-5, flag: true, auto_pad: Pad::SameUpper };
         let attrs = to_attrs(&c).expect("serialize");
         assert_eq!(
             attrs,
@@ -608,15 +512,11 @@ mod tests {
 
     #[test]
     fn bad_values_are_errors() {
-        let map: HashMap<String, String> = [
-            ("strides", "1,x"),
-            ("eps", "1"),
-            ("flag", "true"),
-            ("auto_pad", "explicit"),
-        ]
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
+        let map: HashMap<String, String> =
+            [("strides", "1,x"), ("eps", "1"), ("flag", "true"), ("auto_pad", "explicit")]
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
         assert!(from_attrs::<Conv>(&map).is_err());
     }
 }

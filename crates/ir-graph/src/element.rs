@@ -62,8 +62,8 @@ pub enum ElementType {
 use ElementType::*;
 
 const ALL: [ElementType; 26] = [
-    Dynamic, Boolean, Bf16, F16, F32, F64, F8E4M3, F8E5M2, F8E8M0, F4E2M1, Nf4, I4, I8, I16, I32,
-    I64, U1, U2, U3, U4, U6, U8, U16, U32, U64, String,
+    Dynamic, Boolean, Bf16, F16, F32, F64, F8E4M3, F8E5M2, F8E8M0, F4E2M1, Nf4, I4, I8, I16, I32, I64, U1, U2, U3, U4,
+    U6, U8, U16, U32, U64, String,
 ];
 
 impl ElementType {
@@ -139,18 +139,15 @@ impl ElementType {
     /// Parses an `element_type=` name; also accepts `precision=` spellings and `undefined`.
     pub fn from_ir_name(name: &str) -> Option<ElementType> {
         let lower = name.to_ascii_lowercase();
-        ALL.iter()
-            .copied()
-            .find(|t| t.ir_name() == lower)
-            .or(match lower.as_str() {
-                "undefined" | "unspecified" => Some(Dynamic),
-                "bool" => Some(Boolean),
-                "bin" => Some(U1),
-                "fp16" => Some(F16),
-                "fp32" => Some(F32),
-                "fp64" => Some(F64),
-                _ => None,
-            })
+        ALL.iter().copied().find(|t| t.ir_name() == lower).or(match lower.as_str() {
+            "undefined" | "unspecified" => Some(Dynamic),
+            "bool" => Some(Boolean),
+            "bin" => Some(U1),
+            "fp16" => Some(F16),
+            "fp32" => Some(F32),
+            "fp64" => Some(F64),
+            _ => None,
+        })
     }
 
     /// Bits one value occupies in packed storage (0 for `dynamic` and `string`).
@@ -183,18 +180,12 @@ impl ElementType {
 
     /// True for the IEEE and machine-learning float types.
     pub fn is_float(self) -> bool {
-        matches!(
-            self,
-            Bf16 | F16 | F32 | F64 | F8E4M3 | F8E5M2 | F8E8M0 | F4E2M1 | Nf4
-        )
+        matches!(self, Bf16 | F16 | F32 | F64 | F8E4M3 | F8E5M2 | F8E8M0 | F4E2M1 | Nf4)
     }
 
     /// True for signed and unsigned integer types (not boolean).
     pub fn is_integer(self) -> bool {
-        matches!(
-            self,
-            I4 | I8 | I16 | I32 | I64 | U1 | U2 | U3 | U4 | U6 | U8 | U16 | U32 | U64
-        )
+        matches!(self, I4 | I8 | I16 | I32 | I64 | U1 | U2 | U3 | U4 | U6 | U8 | U16 | U32 | U64)
     }
 
     /// True for signed integer types.
@@ -229,9 +220,7 @@ impl fmt::Display for ElementType {
 }
 
 /// A Rust scalar type that stores one IR element type in native byte order.
-pub trait Element:
-    Copy + Default + PartialEq + fmt::Debug + Send + Sync + 'static + bytemuck::Pod
-{
+pub trait Element: Copy + Default + PartialEq + fmt::Debug + Send + Sync + 'static + bytemuck::Pod {
     /// The IR element type this scalar represents.
     const TYPE: ElementType;
 }
@@ -254,11 +243,7 @@ mod tests {
     fn names_round_trip() {
         for &t in ElementType::all() {
             assert_eq!(ElementType::from_ir_name(t.ir_name()), Some(t));
-            assert_eq!(
-                ElementType::from_ir_name(t.precision_name()),
-                Some(t),
-                "{t}"
-            );
+            assert_eq!(ElementType::from_ir_name(t.precision_name()), Some(t), "{t}");
         }
     }
 
@@ -282,7 +267,6 @@ impl serde::Serialize for ElementType {
 impl<'de> serde::Deserialize<'de> for ElementType {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
-        ElementType::from_ir_name(&s)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown element type '{s}'")))
+        ElementType::from_ir_name(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown element type '{s}'")))
     }
 }

@@ -56,11 +56,7 @@ pub struct RtAttribute {
 impl RtAttribute {
     /// An attribute with version `0` and no values.
     pub fn flag(name: &str) -> RtAttribute {
-        RtAttribute {
-            name: name.to_string(),
-            version: "0".to_string(),
-            values: Vec::new(),
-        }
+        RtAttribute { name: name.to_string(), version: "0".to_string(), values: Vec::new() }
     }
 }
 
@@ -117,10 +113,7 @@ pub struct Model {
 impl Model {
     /// An empty model.
     pub fn new(name: &str) -> Model {
-        Model {
-            name: name.to_string(),
-            ..Model::default()
-        }
+        Model { name: name.to_string(), ..Model::default() }
     }
 
     /// Parameters in model input order.
@@ -173,10 +166,7 @@ impl Model {
 
     /// Every live node with its id, in arena order.
     pub fn nodes(&self) -> impl Iterator<Item = (NodeId, &Node)> {
-        self.nodes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| n.as_ref().map(|n| (NodeId(i as u32), n)))
+        self.nodes.iter().enumerate().filter_map(|(i, n)| n.as_ref().map(|n| (NodeId(i as u32), n)))
     }
 
     /// Number of live nodes.
@@ -188,12 +178,7 @@ impl Model {
     pub fn port(&self, out: OutputRef) -> Result<&OutputPort> {
         let node = self.node(out.node)?;
         node.outputs.get(out.index as usize).ok_or_else(|| {
-            GraphError::Structure(format!(
-                "{} '{}' has no output {}",
-                node.op.type_name(),
-                node.name,
-                out.index
-            ))
+            GraphError::Structure(format!("{} '{}' has no output {}", node.op.type_name(), node.name, out.index))
         })
     }
 
@@ -201,9 +186,9 @@ impl Model {
     pub fn port_mut(&mut self, out: OutputRef) -> Result<&mut OutputPort> {
         let node = self.node_mut(out.node)?;
         let n = node.outputs.len();
-        node.outputs.get_mut(out.index as usize).ok_or_else(|| {
-            GraphError::Structure(format!("node has {n} outputs, asked for {}", out.index))
-        })
+        node.outputs
+            .get_mut(out.index as usize)
+            .ok_or_else(|| GraphError::Structure(format!("node has {n} outputs, asked for {}", out.index)))
     }
 
     /// The constant value of an output, when its producer is a Const.
@@ -221,36 +206,22 @@ impl Model {
     }
 
     fn infer_node(&self, op: &Op, inputs: &[OutputRef], name: &str) -> Result<Vec<OutputType>> {
-        let ports = inputs
-            .iter()
-            .map(|&i| self.port(i))
-            .collect::<Result<Vec<_>>>()?;
+        let ports = inputs.iter().map(|&i| self.port(i)).collect::<Result<Vec<_>>>()?;
         let infer_inputs: Vec<InferInput<'_>> = inputs
             .iter()
             .zip(&ports)
-            .map(|(&i, p)| InferInput {
-                element_type: p.element_type,
-                shape: &p.shape,
-                value: self.const_value(i),
-            })
+            .map(|(&i, p)| InferInput { element_type: p.element_type, shape: &p.shape, value: self.const_value(i) })
             .collect();
         op.infer(&infer_inputs).map_err(|e| match e {
-            GraphError::Invalid(message) => GraphError::Validation {
-                op: op.type_name().to_string(),
-                node: name.to_string(),
-                message,
-            },
+            GraphError::Invalid(message) => {
+                GraphError::Validation { op: op.type_name().to_string(), node: name.to_string(), message }
+            }
             other => other,
         })
     }
 
     /// Adds a node after validating and inferring its outputs.
-    pub fn add_node(
-        &mut self,
-        op: impl Into<Op>,
-        name: &str,
-        inputs: &[OutputRef],
-    ) -> Result<NodeId> {
+    pub fn add_node(&mut self, op: impl Into<Op>, name: &str, inputs: &[OutputRef]) -> Result<NodeId> {
         let op = op.into();
         let types = self.infer_node(&op, inputs, name)?;
         let outputs = types
@@ -262,10 +233,7 @@ impl Model {
                 rt_info: Vec::new(),
             })
             .collect();
-        let id = NodeId(
-            u32::try_from(self.nodes.len())
-                .map_err(|_| GraphError::Structure("too many nodes".into()))?,
-        );
+        let id = NodeId(u32::try_from(self.nodes.len()).map_err(|_| GraphError::Structure("too many nodes".into()))?);
         let is_param = matches!(op, Op::Parameter(_));
         let is_result = matches!(op, Op::ResultOp(_));
         self.nodes.push(Some(Node {
@@ -285,20 +253,8 @@ impl Model {
     }
 
     /// Adds a model input.
-    pub fn add_parameter(
-        &mut self,
-        name: &str,
-        element_type: ElementType,
-        shape: PartialShape,
-    ) -> Result<NodeId> {
-        self.add_node(
-            Parameter {
-                shape,
-                element_type,
-            },
-            name,
-            &[],
-        )
+    pub fn add_parameter(&mut self, name: &str, element_type: ElementType, shape: PartialShape) -> Result<NodeId> {
+        self.add_node(Parameter { shape, element_type }, name, &[])
     }
 
     /// Adds a constant.
@@ -350,10 +306,7 @@ impl Model {
         for (id, node) in self.nodes() {
             for i in &node.inputs {
                 let src = self.node(i.node).map_err(|_| {
-                    GraphError::Structure(format!(
-                        "'{}' reads from missing node {}",
-                        node.name, i.node
-                    ))
+                    GraphError::Structure(format!("'{}' reads from missing node {}", node.name, i.node))
                 })?;
                 if i.index as usize >= src.outputs.len() {
                     return Err(GraphError::Structure(format!(
@@ -368,10 +321,7 @@ impl Model {
                 users[i.node.0 as usize].push(id.0 as usize);
             }
         }
-        let mut ready: Vec<usize> = (0..n)
-            .rev()
-            .filter(|&i| self.nodes[i].is_some() && indegree[i] == 0)
-            .collect();
+        let mut ready: Vec<usize> = (0..n).rev().filter(|&i| self.nodes[i].is_some() && indegree[i] == 0).collect();
         let mut order = Vec::with_capacity(n);
         while let Some(i) = ready.pop() {
             order.push(NodeId(i as u32));
@@ -383,10 +333,7 @@ impl Model {
             }
         }
         if order.len() != self.node_count() {
-            let stuck = self
-                .nodes()
-                .find(|(id, _)| indegree[id.0 as usize] > 0)
-                .map(|(_, n)| n.name.clone());
+            let stuck = self.nodes().find(|(id, _)| indegree[id.0 as usize] > 0).map(|(_, n)| n.name.clone());
             return Err(GraphError::Structure(format!(
                 "the graph has a cycle through '{}'",
                 stuck.unwrap_or_default()

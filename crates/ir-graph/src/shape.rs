@@ -18,10 +18,7 @@ impl Dim {
 
     /// A static dimension.
     pub fn fixed(n: u64) -> Dim {
-        Dim {
-            min: n,
-            max: Some(n),
-        }
+        Dim { min: n, max: Some(n) }
     }
 
     /// An interval dimension `min..max`.
@@ -59,11 +56,7 @@ impl Dim {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if max.is_some_and(|m| m < min) {
-            None
-        } else {
-            Some(Dim { min, max })
-        }
+        if max.is_some_and(|m| m < min) { None } else { Some(Dim { min, max }) }
     }
 
     /// Sum of two dims (interval arithmetic).
@@ -91,10 +84,7 @@ impl Dim {
             (Some(_), None) => self.merge(other).map(|_| self),
             (None, Some(_)) => other.merge(self).map(|_| other),
             // Either could be 1 at run time; all we know is the larger lower bound.
-            (None, None) => Some(Dim {
-                min: self.min.max(other.min),
-                max: None,
-            }),
+            (None, None) => Some(Dim { min: self.min.max(other.min), max: None }),
         }
     }
 }
@@ -161,10 +151,7 @@ impl PartialShape {
 
     /// The concrete shape when every dim is static and fits `usize`.
     pub fn to_static(&self) -> Option<Vec<usize>> {
-        self.dims()?
-            .iter()
-            .map(|d| d.get().and_then(|v| usize::try_from(v).ok()))
-            .collect()
+        self.dims()?.iter().map(|d| d.get().and_then(|v| usize::try_from(v).ok())).collect()
     }
 
     /// True when every dim is static.
@@ -190,11 +177,7 @@ impl PartialShape {
                 if a.len() != b.len() {
                     return None;
                 }
-                a.iter()
-                    .zip(b)
-                    .map(|(x, y)| x.merge(*y))
-                    .collect::<Option<Vec<_>>>()
-                    .map(PartialShape::Ranked)
+                a.iter().zip(b).map(|(x, y)| x.merge(*y)).collect::<Option<Vec<_>>>().map(PartialShape::Ranked)
             }
         }
     }
@@ -212,11 +195,7 @@ impl PartialShape {
             out
         };
         let (a, b) = (pad(a), pad(b));
-        a.iter()
-            .zip(&b)
-            .map(|(x, y)| x.broadcast(*y))
-            .collect::<Option<Vec<_>>>()
-            .map(PartialShape::Ranked)
+        a.iter().zip(&b).map(|(x, y)| x.broadcast(*y)).collect::<Option<Vec<_>>>().map(PartialShape::Ranked)
     }
 
     /// The IR `<data shape=...>` spelling of a Parameter: `1,?,1..10`; scalar `""`; `...` for dynamic rank.
@@ -231,40 +210,25 @@ impl PartialShape {
     /// brackets and spaces.
     pub fn parse(text: &str) -> Result<PartialShape, String> {
         let t = text.trim();
-        let t = t
-            .strip_prefix('[')
-            .and_then(|s| s.strip_suffix(']'))
-            .unwrap_or(t)
-            .trim();
+        let t = t.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(t).trim();
         if t == "..." {
             return Ok(PartialShape::DynamicRank);
         }
         if t.is_empty() {
             return Ok(PartialShape::scalar());
         }
-        t.split(',')
-            .map(|d| parse_dim(d.trim()))
-            .collect::<Result<Vec<_>, _>>()
-            .map(PartialShape::Ranked)
+        t.split(',').map(|d| parse_dim(d.trim())).collect::<Result<Vec<_>, _>>().map(PartialShape::Ranked)
     }
 }
 
 fn parse_dim(d: &str) -> Result<Dim, String> {
-    let num = |s: &str| {
-        s.trim()
-            .parse::<u64>()
-            .map_err(|_| format!("bad dimension '{d}'"))
-    };
+    let num = |s: &str| s.trim().parse::<u64>().map_err(|_| format!("bad dimension '{d}'"));
     if d == "?" || d == "-1" {
         return Ok(Dim::DYNAMIC);
     }
     if let Some((lo, hi)) = d.split_once("..") {
         let min = if lo.trim().is_empty() { 0 } else { num(lo)? };
-        let max = if hi.trim().is_empty() {
-            None
-        } else {
-            Some(num(hi)?)
-        };
+        let max = if hi.trim().is_empty() { None } else { Some(num(hi)?) };
         if max.is_some_and(|m| m < min) {
             return Err(format!("empty dimension interval '{d}'"));
         }
@@ -278,11 +242,7 @@ impl fmt::Display for PartialShape {
         match self {
             PartialShape::DynamicRank => f.write_str("[...]"),
             PartialShape::Ranked(d) => {
-                write!(
-                    f,
-                    "[{}]",
-                    d.iter().map(Dim::to_string).collect::<Vec<_>>().join(",")
-                )
+                write!(f, "[{}]", d.iter().map(Dim::to_string).collect::<Vec<_>>().join(","))
             }
         }
     }
@@ -309,15 +269,9 @@ mod tests {
     #[test]
     fn parse_and_print() {
         for s in ["1,3,224,224", "?,16", "1..10,?,3,..5,2..", "", "..."] {
-            assert_eq!(
-                PartialShape::parse(s).map(|p| p.to_ir_string()),
-                Ok(s.to_string())
-            );
+            assert_eq!(PartialShape::parse(s).map(|p| p.to_ir_string()), Ok(s.to_string()));
         }
-        assert_eq!(
-            PartialShape::parse("[-1, 16]").map(|p| p.to_ir_string()),
-            Ok("?,16".into())
-        );
+        assert_eq!(PartialShape::parse("[-1, 16]").map(|p| p.to_ir_string()), Ok("?,16".into()));
         assert!(PartialShape::parse("1,x").is_err());
         assert!(PartialShape::parse("5..2").is_err());
     }
@@ -327,10 +281,7 @@ mod tests {
         let a = PartialShape::fixed(&[2, 1, 4]);
         let b = PartialShape::fixed(&[3, 1]);
         assert_eq!(a.broadcast(&b), Some(PartialShape::fixed(&[2, 3, 4])));
-        assert_eq!(
-            PartialShape::fixed(&[2]).broadcast(&PartialShape::fixed(&[3])),
-            None
-        );
+        assert_eq!(PartialShape::fixed(&[2]).broadcast(&PartialShape::fixed(&[3])), None);
         let d = PartialShape::Ranked(vec![Dim::DYNAMIC, Dim::fixed(4)]);
         assert_eq!(d.broadcast(&PartialShape::fixed(&[4])), Some(d.clone()));
     }

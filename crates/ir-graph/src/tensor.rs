@@ -46,11 +46,7 @@ impl Bytes {
     /// Wraps an owner; the view covers all of it.
     pub fn from_owner(owner: Arc<dyn ByteOwner>) -> Bytes {
         let len = owner.bytes().len();
-        Bytes {
-            owner,
-            start: 0,
-            len,
-        }
+        Bytes { owner, start: 0, len }
     }
 
     /// Takes ownership of plain values without copying them.
@@ -66,20 +62,13 @@ impl Bytes {
     /// A sub-view `[offset, offset + len)`; `None` when out of range.
     pub fn slice(&self, offset: usize, len: usize) -> Option<Bytes> {
         let end = offset.checked_add(len)?;
-        (end <= self.len).then(|| Bytes {
-            owner: self.owner.clone(),
-            start: self.start + offset,
-            len,
-        })
+        (end <= self.len).then(|| Bytes { owner: self.owner.clone(), start: self.start + offset, len })
     }
 
     /// The bytes.
     pub fn as_slice(&self) -> &[u8] {
         // The constructor and `slice` keep start + len within the owner.
-        self.owner
-            .bytes()
-            .get(self.start..self.start + self.len)
-            .unwrap_or(&[])
+        self.owner.bytes().get(self.start..self.start + self.len).unwrap_or(&[])
     }
 
     /// Length in bytes.
@@ -115,14 +104,9 @@ pub struct Tensor {
 impl Tensor {
     /// Builds a tensor from raw bytes, checking the byte count against the shape.
     pub fn from_bytes(element_type: ElementType, shape: Vec<usize>, data: Bytes) -> Result<Tensor> {
-        let numel = checked_numel(&shape)
-            .ok_or_else(|| GraphError::Invalid(format!("shape {shape:?} overflows")))?;
+        let numel = checked_numel(&shape).ok_or_else(|| GraphError::Invalid(format!("shape {shape:?} overflows")))?;
         if element_type == ElementType::String {
-            let t = Tensor {
-                element_type,
-                shape,
-                data,
-            };
+            let t = Tensor { element_type, shape, data };
             let n = t.strings()?.len();
             if n != numel {
                 return Err(GraphError::Invalid(format!(
@@ -132,20 +116,16 @@ impl Tensor {
             }
             return Ok(t);
         }
-        let need = element_type.storage_size(numel).ok_or_else(|| {
-            GraphError::Invalid(format!("no fixed storage size for {element_type}"))
-        })?;
+        let need = element_type
+            .storage_size(numel)
+            .ok_or_else(|| GraphError::Invalid(format!("no fixed storage size for {element_type}")))?;
         if need != data.len() {
             return Err(GraphError::Invalid(format!(
                 "{element_type} tensor of shape {shape:?} needs {need} bytes but has {}",
                 data.len()
             )));
         }
-        Ok(Tensor {
-            element_type,
-            shape,
-            data,
-        })
+        Ok(Tensor { element_type, shape, data })
     }
 
     /// Builds a tensor from typed values.
@@ -155,11 +135,7 @@ impl Tensor {
 
     /// A scalar tensor.
     pub fn scalar<T: Element>(v: T) -> Tensor {
-        Tensor {
-            element_type: T::TYPE,
-            shape: Vec::new(),
-            data: Bytes::from_pod_vec(vec![v]),
-        }
+        Tensor { element_type: T::TYPE, shape: Vec::new(), data: Bytes::from_pod_vec(vec![v]) }
     }
 
     /// A boolean tensor (one byte per value).
@@ -171,17 +147,13 @@ impl Tensor {
     /// A string tensor, packed the IR way: i32 count, count+1 i32 end offsets, then UTF-8 bytes.
     pub fn from_strings(shape: Vec<usize>, values: &[String]) -> Result<Tensor> {
         let mut out = Vec::new();
-        let count = i32::try_from(values.len())
-            .map_err(|_| GraphError::Invalid("too many strings".into()))?;
+        let count = i32::try_from(values.len()).map_err(|_| GraphError::Invalid("too many strings".into()))?;
         out.extend_from_slice(&count.to_le_bytes());
         let mut end = 0i32;
         out.extend_from_slice(&end.to_le_bytes());
         for s in values {
             end = end
-                .checked_add(
-                    i32::try_from(s.len())
-                        .map_err(|_| GraphError::Invalid("string too long".into()))?,
-                )
+                .checked_add(i32::try_from(s.len()).map_err(|_| GraphError::Invalid("string too long".into()))?)
                 .ok_or_else(|| GraphError::Invalid("string data too long".into()))?;
             out.extend_from_slice(&end.to_le_bytes());
         }
@@ -194,15 +166,12 @@ impl Tensor {
     /// A tensor of zeros of a byte-sized or packed type.
     pub fn zeros(element_type: ElementType, shape: Vec<usize>) -> Result<Tensor> {
         if element_type == ElementType::String {
-            let n = checked_numel(&shape)
-                .ok_or_else(|| GraphError::Invalid("shape overflows".into()))?;
+            let n = checked_numel(&shape).ok_or_else(|| GraphError::Invalid("shape overflows".into()))?;
             return Tensor::from_strings(shape, &vec![String::new(); n]);
         }
         let n = checked_numel(&shape)
             .and_then(|n| element_type.storage_size(n))
-            .ok_or_else(|| {
-                GraphError::Invalid(format!("cannot size a {element_type} tensor of {shape:?}"))
-            })?;
+            .ok_or_else(|| GraphError::Invalid(format!("cannot size a {element_type} tensor of {shape:?}")))?;
         Tensor::from_bytes(element_type, shape, Bytes::from_pod_vec(vec![0u8; n]))
     }
 
@@ -234,16 +203,9 @@ impl Tensor {
     /// Same data, new shape with the same element count.
     pub fn reshaped(&self, shape: Vec<usize>) -> Result<Tensor> {
         if checked_numel(&shape) != Some(self.numel()) {
-            return Err(GraphError::Invalid(format!(
-                "cannot reshape {:?} to {shape:?}",
-                self.shape
-            )));
+            return Err(GraphError::Invalid(format!("cannot reshape {:?} to {shape:?}", self.shape)));
         }
-        Ok(Tensor {
-            element_type: self.element_type,
-            shape,
-            data: self.data.clone(),
-        })
+        Ok(Tensor { element_type: self.element_type, shape, data: self.data.clone() })
     }
 
     /// Typed values, borrowed when the bytes are aligned, copied otherwise.
@@ -258,21 +220,16 @@ impl Tensor {
         let raw = self.raw();
         match bytemuck::try_cast_slice::<u8, T>(raw) {
             Ok(s) => Ok(Cow::Borrowed(s)),
-            Err(_) => Ok(Cow::Owned(
-                raw.chunks_exact(std::mem::size_of::<T>())
-                    .map(bytemuck::pod_read_unaligned)
-                    .collect(),
-            )),
+            Err(_) => {
+                Ok(Cow::Owned(raw.chunks_exact(std::mem::size_of::<T>()).map(bytemuck::pod_read_unaligned).collect()))
+            }
         }
     }
 
     /// Boolean values.
     pub fn bools(&self) -> Result<Vec<bool>> {
         if self.element_type != ElementType::Boolean {
-            return Err(GraphError::Invalid(format!(
-                "tensor holds {}, asked for boolean",
-                self.element_type
-            )));
+            return Err(GraphError::Invalid(format!("tensor holds {}, asked for boolean", self.element_type)));
         }
         Ok(self.raw().iter().map(|&b| b != 0).collect())
     }
@@ -289,10 +246,7 @@ impl Tensor {
             return Ok(Vec::new());
         }
         let count = usize::try_from(rd(0)?).map_err(|_| bad())?;
-        let header = count
-            .checked_add(2)
-            .and_then(|n| n.checked_mul(4))
-            .ok_or_else(bad)?;
+        let header = count.checked_add(2).and_then(|n| n.checked_mul(4)).ok_or_else(bad)?;
         if header > raw.len() {
             return Err(bad());
         }
@@ -300,10 +254,7 @@ impl Tensor {
         let mut out = Vec::with_capacity(count);
         for i in 0..count {
             let (a, b) = (rd(1 + i)?, rd(2 + i)?);
-            let (a, b) = (
-                usize::try_from(a).map_err(|_| bad())?,
-                usize::try_from(b).map_err(|_| bad())?,
-            );
+            let (a, b) = (usize::try_from(a).map_err(|_| bad())?, usize::try_from(b).map_err(|_| bad())?);
             let s = body.get(a..b).ok_or_else(bad)?;
             out.push(String::from_utf8_lossy(s).into_owned());
         }
@@ -324,15 +275,10 @@ impl Tensor {
             E::U64 => self
                 .values::<u64>()?
                 .iter()
-                .map(|&v| {
-                    i64::try_from(v)
-                        .map_err(|_| GraphError::Invalid(format!("value {v} exceeds i64")))
-                })
+                .map(|&v| i64::try_from(v).map_err(|_| GraphError::Invalid(format!("value {v} exceeds i64"))))
                 .collect::<Result<_>>()?,
             t => {
-                return Err(GraphError::Invalid(format!(
-                    "expected integer values, got {t}"
-                )));
+                return Err(GraphError::Invalid(format!("expected integer values, got {t}")));
             }
         })
     }
@@ -343,37 +289,21 @@ impl Tensor {
         Ok(match self.element_type {
             E::F32 => self.values::<f32>()?.iter().map(|&v| v as f64).collect(),
             E::F64 => self.values::<f64>()?.into_owned(),
-            E::F16 => self
-                .values::<half::f16>()?
-                .iter()
-                .map(|v| v.to_f64())
-                .collect(),
-            E::Bf16 => self
-                .values::<half::bf16>()?
-                .iter()
-                .map(|v| v.to_f64())
-                .collect(),
+            E::F16 => self.values::<half::f16>()?.iter().map(|v| v.to_f64()).collect(),
+            E::Bf16 => self.values::<half::bf16>()?.iter().map(|v| v.to_f64()).collect(),
             _ => self.to_i64_vec()?.iter().map(|&v| v as f64).collect(),
         })
     }
 
     /// Content equality: type, shape and bytes.
     pub fn same_content(&self, other: &Tensor) -> bool {
-        self.element_type == other.element_type
-            && self.shape == other.shape
-            && self.raw() == other.raw()
+        self.element_type == other.element_type && self.shape == other.shape && self.raw() == other.raw()
     }
 }
 
 impl fmt::Debug for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Tensor({} {:?}, {} bytes)",
-            self.element_type,
-            self.shape,
-            self.data.len()
-        )
+        write!(f, "Tensor({} {:?}, {} bytes)", self.element_type, self.shape, self.data.len())
     }
 }
 
@@ -383,8 +313,7 @@ mod tests {
 
     #[test]
     fn string_packing_matches_ir() {
-        let t = Tensor::from_strings(vec![3], &["hello".into(), "".into(), "wörld".into()])
-            .expect("pack");
+        let t = Tensor::from_strings(vec![3], &["hello".into(), "".into(), "wörld".into()]).expect("pack");
         assert_eq!(t.raw().len(), 31);
         assert_eq!(&t.raw()[..8], &[3, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(t.strings().expect("unpack"), vec!["hello", "", "wörld"]);
@@ -392,11 +321,7 @@ mod tests {
 
     #[test]
     fn unaligned_values_copy() {
-        let raw: Vec<u8> = [0u8]
-            .iter()
-            .chain(1.5f32.to_le_bytes().iter())
-            .copied()
-            .collect();
+        let raw: Vec<u8> = [0u8].iter().chain(1.5f32.to_le_bytes().iter()).copied().collect();
         let b = Bytes::from_pod_vec(raw).slice(1, 4).expect("in range");
         let t = Tensor::from_bytes(ElementType::F32, vec![1], b).expect("sized");
         assert_eq!(&*t.values::<f32>().expect("f32"), &[1.5]);
@@ -404,9 +329,6 @@ mod tests {
 
     #[test]
     fn size_mismatch_is_an_error() {
-        assert!(
-            Tensor::from_bytes(ElementType::F32, vec![2], Bytes::from_pod_vec(vec![0u8; 7]))
-                .is_err()
-        );
+        assert!(Tensor::from_bytes(ElementType::F32, vec![2], Bytes::from_pod_vec(vec![0u8; 7])).is_err());
     }
 }

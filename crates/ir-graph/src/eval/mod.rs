@@ -6,14 +6,8 @@ use crate::ops::AutoBroadcast;
 use crate::tensor::Tensor;
 
 fn not_evaluable(op: &str, inputs: &[Tensor]) -> GraphError {
-    let et = inputs
-        .first()
-        .map(|t| t.element_type().to_string())
-        .unwrap_or_else(|| "none".into());
-    GraphError::NotEvaluable {
-        op: op.to_string(),
-        element_type: et,
-    }
+    let et = inputs.first().map(|t| t.element_type().to_string()).unwrap_or_else(|| "none".into());
+    GraphError::NotEvaluable { op: op.to_string(), element_type: et }
 }
 
 /// Element-wise binary op `op` (IR type name) with broadcasting.

@@ -24,37 +24,19 @@ pub enum AutoBroadcast {
 }
 
 /// Output shape of two inputs under `mode`.
-pub fn broadcast_shapes(
-    a: &PartialShape,
-    b: &PartialShape,
-    mode: AutoBroadcast,
-) -> Result<PartialShape> {
+pub fn broadcast_shapes(a: &PartialShape, b: &PartialShape, mode: AutoBroadcast) -> Result<PartialShape> {
     match mode {
-        AutoBroadcast::None => a
-            .merge(b)
-            .ok_or_else(|| invalid!("shapes {a} and {b} differ")),
-        _ => a
-            .broadcast(b)
-            .ok_or_else(|| invalid!("shapes {a} and {b} do not broadcast")),
+        AutoBroadcast::None => a.merge(b).ok_or_else(|| invalid!("shapes {a} and {b} differ")),
+        _ => a.broadcast(b).ok_or_else(|| invalid!("shapes {a} and {b} do not broadcast")),
     }
 }
 
-fn infer_binary(
-    inputs: &[InferInput<'_>],
-    mode: AutoBroadcast,
-    out: Option<ElementType>,
-) -> Result<Vec<OutputType>> {
+fn infer_binary(inputs: &[InferInput<'_>], mode: AutoBroadcast, out: Option<ElementType>) -> Result<Vec<OutputType>> {
     expect_inputs(inputs, 2, 2)?;
     let et = inputs[0]
         .element_type
         .merge(inputs[1].element_type)
-        .ok_or_else(|| {
-            invalid!(
-                "input types {} and {} differ",
-                inputs[0].element_type,
-                inputs[1].element_type
-            )
-        })?;
+        .ok_or_else(|| invalid!("input types {} and {} differ", inputs[0].element_type, inputs[1].element_type))?;
     let shape = broadcast_shapes(inputs[0].shape, inputs[1].shape, mode)?;
     Ok(vec![OutputType::new(out.unwrap_or(et), shape)])
 }
@@ -138,10 +120,7 @@ fn yes() -> bool {
 
 impl Default for Divide {
     fn default() -> Divide {
-        Divide {
-            auto_broadcast: AutoBroadcast::Numpy,
-            m_pythondiv: true,
-        }
+        Divide { auto_broadcast: AutoBroadcast::Numpy, m_pythondiv: true }
     }
 }
 
@@ -152,11 +131,7 @@ impl OpSpec for Divide {
         infer_binary(inputs, self.auto_broadcast, None)
     }
     fn evaluate(&self, inputs: &[crate::Tensor]) -> Result<Vec<crate::Tensor>> {
-        let name = if self.m_pythondiv {
-            "Divide"
-        } else {
-            "DivideTrunc"
-        };
+        let name = if self.m_pythondiv { "Divide" } else { "DivideTrunc" };
         crate::eval::binary(name, self.auto_broadcast, inputs)
     }
 }

@@ -60,9 +60,7 @@ impl Serialize for Constant {
 impl<'de> Deserialize<'de> for Constant {
     /// Constants cannot come from attributes alone: their data lives in the weights file.
     fn deserialize<D: serde::Deserializer<'de>>(_: D) -> std::result::Result<Self, D::Error> {
-        Err(serde::de::Error::custom(
-            "Const data must be read from the weights file",
-        ))
+        Err(serde::de::Error::custom("Const data must be read from the weights file"))
     }
 }
 
@@ -71,10 +69,7 @@ impl OpSpec for Constant {
     const OPSET: u32 = 1;
     fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
         expect_inputs(inputs, 0, 0)?;
-        Ok(vec![OutputType::new(
-            self.value.element_type(),
-            PartialShape::fixed(self.value.shape()),
-        )])
+        Ok(vec![OutputType::new(self.value.element_type(), PartialShape::fixed(self.value.shape()))])
     }
     fn evaluate(&self, _inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         Ok(vec![self.value.clone()])
@@ -90,10 +85,7 @@ impl OpSpec for ResultOp {
     const OPSET: u32 = 1;
     fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
         expect_inputs(inputs, 1, 1)?;
-        Ok(vec![OutputType::new(
-            inputs[0].element_type,
-            inputs[0].shape.clone(),
-        )])
+        Ok(vec![OutputType::new(inputs[0].element_type, inputs[0].shape.clone())])
     }
     fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         Ok(inputs.to_vec())
@@ -112,9 +104,6 @@ impl OpSpec for Convert {
     const OPSET: u32 = 1;
     fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
         expect_inputs(inputs, 1, 1)?;
-        Ok(vec![OutputType::new(
-            self.destination_type,
-            inputs[0].shape.clone(),
-        )])
+        Ok(vec![OutputType::new(self.destination_type, inputs[0].shape.clone())])
     }
 }

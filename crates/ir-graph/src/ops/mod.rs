@@ -54,10 +54,7 @@ pub struct OutputType {
 impl OutputType {
     /// Convenience constructor.
     pub fn new(element_type: ElementType, shape: PartialShape) -> OutputType {
-        OutputType {
-            element_type,
-            shape,
-        }
+        OutputType { element_type, shape }
     }
 }
 
@@ -71,29 +68,16 @@ pub trait OpSpec: Clone + std::fmt::Debug + PartialEq + Serialize + DeserializeO
     fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>>;
     /// Reference evaluation on concrete inputs (constant folding, reference runtime).
     fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        let et = inputs
-            .first()
-            .map(|t| t.element_type())
-            .unwrap_or(ElementType::Dynamic);
-        Err(GraphError::NotEvaluable {
-            op: Self::TYPE.to_string(),
-            element_type: et.to_string(),
-        })
+        let et = inputs.first().map(|t| t.element_type()).unwrap_or(ElementType::Dynamic);
+        Err(GraphError::NotEvaluable { op: Self::TYPE.to_string(), element_type: et.to_string() })
     }
 }
 
 /// Checks the input count; `Err` carries a message for a person.
 pub fn expect_inputs(inputs: &[InferInput<'_>], min: usize, max: usize) -> Result<()> {
     if inputs.len() < min || inputs.len() > max {
-        let want = if min == max {
-            format!("{min}")
-        } else {
-            format!("{min} to {max}")
-        };
-        return Err(crate::invalid!(
-            "expects {want} inputs, got {}",
-            inputs.len()
-        ));
+        let want = if min == max { format!("{min}") } else { format!("{min} to {max}") };
+        return Err(crate::invalid!("expects {want} inputs, got {}", inputs.len()));
     }
     Ok(())
 }
@@ -205,11 +189,7 @@ impl Op {
     /// The newest definition of `type_name` whose defining opset is not above `version` is
     /// used, which is how OpenVINO resolves `version="opset8"` for an op defined in opset1.
     /// `None` means the type/version is unknown; `Some(Err)` means attributes failed to parse.
-    pub fn from_ir(
-        type_name: &str,
-        version: &str,
-        attrs: &HashMap<String, String>,
-    ) -> Option<Result<Op, AttrError>> {
+    pub fn from_ir(type_name: &str, version: &str, attrs: &HashMap<String, String>) -> Option<Result<Op, AttrError>> {
         let opset = parse_opset(version)?;
         let type_name = canonical_type(type_name);
         let best = Op::known()

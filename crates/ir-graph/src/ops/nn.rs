@@ -58,11 +58,7 @@ pub fn resolve_pads(
             let out = input.div_ceil(stride.max(1));
             let total = ((out.saturating_sub(1)) * stride + eff).saturating_sub(input);
             let small = total / 2;
-            if auto_pad == PadType::SameLower {
-                (total - small, small)
-            } else {
-                (small, total - small)
-            }
+            if auto_pad == PadType::SameLower { (total - small, small) } else { (small, total - small) }
         }
     }
 }
@@ -79,9 +75,7 @@ pub fn window_output(
     let eff = (kernel.saturating_sub(1)) * dilation + 1;
     let padded = input + pads.0 + pads.1;
     if padded < eff {
-        return Err(invalid!(
-            "window of extent {eff} does not fit padded input of size {padded}"
-        ));
+        return Err(invalid!("window of extent {eff} does not fit padded input of size {padded}"));
     }
     let stride = stride.max(1);
     let span = padded - eff;
@@ -106,9 +100,7 @@ struct Window<'a> {
 }
 
 fn to_u64(v: &[i64], what: &str) -> Result<Vec<u64>> {
-    v.iter()
-        .map(|&x| u64::try_from(x).map_err(|_| invalid!("negative {what} value {x}")))
-        .collect()
+    v.iter().map(|&x| u64::try_from(x).map_err(|_| invalid!("negative {what} value {x}"))).collect()
 }
 
 /// Spatial output dims for sliding windows over `spatial` with static `kernel`.
@@ -120,16 +112,8 @@ fn spatial_out(spatial: &[Dim], kernel: &[u64], w: &Window<'_>) -> Result<Vec<Di
         None => vec![1; n],
     };
     let explicit = matches!(w.auto_pad, PadType::Explicit | PadType::Notset);
-    let pb = if explicit {
-        to_u64(w.pads_begin, "pad")?
-    } else {
-        vec![0; n]
-    };
-    let pe = if explicit {
-        to_u64(w.pads_end, "pad")?
-    } else {
-        vec![0; n]
-    };
+    let pb = if explicit { to_u64(w.pads_begin, "pad")? } else { vec![0; n] };
+    let pe = if explicit { to_u64(w.pads_end, "pad")? } else { vec![0; n] };
     if kernel.len() != n || strides.len() != n || dil.len() != n || pb.len() != n || pe.len() != n {
         return Err(invalid!(
             "window attributes have ranks kernel {} strides {} dilations {} pads {}/{} for {n} spatial dims",
@@ -146,16 +130,8 @@ fn spatial_out(spatial: &[Dim], kernel: &[u64], w: &Window<'_>) -> Result<Vec<Di
     (0..n)
         .map(|i| match spatial[i].get() {
             Some(input) => {
-                let pads = resolve_pads(
-                    w.auto_pad,
-                    input,
-                    kernel[i],
-                    strides[i],
-                    dil[i],
-                    (pb[i], pe[i]),
-                );
-                window_output(input, kernel[i], strides[i], dil[i], pads, w.rounding)
-                    .map(Dim::fixed)
+                let pads = resolve_pads(w.auto_pad, input, kernel[i], strides[i], dil[i], (pb[i], pe[i]));
+                window_output(input, kernel[i], strides[i], dil[i], pads, w.rounding).map(Dim::fixed)
             }
             None => Ok(Dim::DYNAMIC),
         })
@@ -170,9 +146,7 @@ fn ranked<'a>(s: &'a PartialShape, what: &str) -> Result<Option<&'a [Dim]>> {
 fn same_float(inputs: &[InferInput<'_>]) -> Result<ElementType> {
     let mut et = ElementType::Dynamic;
     for i in inputs {
-        et = et
-            .merge(i.element_type)
-            .ok_or_else(|| invalid!("input element types differ"))?;
+        et = et.merge(i.element_type).ok_or_else(|| invalid!("input element types differ"))?;
     }
     Ok(et)
 }
@@ -203,26 +177,15 @@ fn infer_conv(
 ) -> Result<Vec<OutputType>> {
     expect_inputs(inputs, 2, 2)?;
     let et = same_float(inputs)?;
-    let (Some(x), Some(w)) = (
-        ranked(inputs[0].shape, "data")?,
-        ranked(inputs[1].shape, "filter")?,
-    ) else {
+    let (Some(x), Some(w)) = (ranked(inputs[0].shape, "data")?, ranked(inputs[1].shape, "filter")?) else {
         return Ok(vec![OutputType::new(et, PartialShape::DynamicRank)]);
     };
     let wk = if grouped { 3 } else { 2 };
     if x.len() < 3 || w.len() != x.len() + usize::from(grouped) {
-        return Err(invalid!(
-            "data rank {} and filter rank {} do not match",
-            x.len(),
-            w.len()
-        ));
+        return Err(invalid!("data rank {} and filter rank {} do not match", x.len(), w.len()));
     }
     let c_out = if grouped { w[0].mul(w[1]) } else { w[0] };
-    let (cin_w, groups) = if grouped {
-        (w[2], w[0])
-    } else {
-        (w[1], Dim::fixed(1))
-    };
+    let (cin_w, groups) = if grouped { (w[2], w[0]) } else { (w[1], Dim::fixed(1)) };
     if let (Some(c), Some(cw)) = (x[1].get(), cin_w.mul(groups).get())
         && c != cw
     {
@@ -253,14 +216,7 @@ impl OpSpec for Convolution {
     const TYPE: &'static str = "Convolution";
     const OPSET: u32 = 1;
     fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
-        infer_conv(
-            inputs,
-            &self.strides,
-            &self.dilations,
-            (&self.pads_begin, &self.pads_end),
-            self.auto_pad,
-            false,
-        )
+        infer_conv(inputs, &self.strides, &self.dilations, (&self.pads_begin, &self.pads_end), self.auto_pad, false)
     }
 }
 
@@ -284,14 +240,7 @@ impl OpSpec for GroupConvolution {
     const TYPE: &'static str = "GroupConvolution";
     const OPSET: u32 = 1;
     fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
-        infer_conv(
-            inputs,
-            &self.strides,
-            &self.dilations,
-            (&self.pads_begin, &self.pads_end),
-            self.auto_pad,
-            true,
-        )
+        infer_conv(inputs, &self.strides, &self.dilations, (&self.pads_begin, &self.pads_end), self.auto_pad, true)
     }
 }
 
@@ -566,12 +515,7 @@ pub struct MatMul {
 }
 
 /// Output shape of MatMul (handles rank-1 operands like numpy).
-pub fn matmul_shape(
-    a: &PartialShape,
-    b: &PartialShape,
-    ta: bool,
-    tb: bool,
-) -> Result<PartialShape> {
+pub fn matmul_shape(a: &PartialShape, b: &PartialShape, ta: bool, tb: bool) -> Result<PartialShape> {
     let (Some(a), Some(b)) = (a.dims(), b.dims()) else {
         return Ok(PartialShape::DynamicRank);
     };
@@ -619,12 +563,7 @@ impl OpSpec for MatMul {
         let et = same_float(inputs)?;
         Ok(vec![OutputType::new(
             et,
-            matmul_shape(
-                inputs[0].shape,
-                inputs[1].shape,
-                self.transpose_a,
-                self.transpose_b,
-            )?,
+            matmul_shape(inputs[0].shape, inputs[1].shape, self.transpose_a, self.transpose_b)?,
         )])
     }
 }

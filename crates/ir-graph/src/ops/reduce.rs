@@ -12,11 +12,7 @@ use crate::tensor::Tensor;
 
 /// Normalized, deduplicated, sorted reduction axes from a constant axes input.
 pub fn reduction_axes(axes: &Tensor, rank: usize) -> Result<Vec<usize>> {
-    let mut out = axes
-        .to_i64_vec()?
-        .into_iter()
-        .map(|a| normalize_axis(a, rank))
-        .collect::<Result<Vec<_>>>()?;
+    let mut out = axes.to_i64_vec()?.into_iter().map(|a| normalize_axis(a, rank)).collect::<Result<Vec<_>>>()?;
     out.sort_unstable();
     out.dedup();
     Ok(out)
@@ -31,10 +27,7 @@ pub fn infer_reduce(
     expect_inputs(inputs, 2, 2)?;
     let et = out_type.unwrap_or(inputs[0].element_type);
     if !inputs[1].element_type.is_integer() && inputs[1].element_type != ElementType::Dynamic {
-        return Err(invalid!(
-            "axes must be integers, got {}",
-            inputs[1].element_type
-        ));
+        return Err(invalid!("axes must be integers, got {}", inputs[1].element_type));
     }
     let shape = match (inputs[0].shape.dims(), inputs[1].value) {
         (Some(dims), Some(axes)) => {

@@ -12,10 +12,7 @@ use crate::shape::{Dim, PartialShape};
 
 fn int_input(inp: &InferInput<'_>, what: &str) -> Result<Option<Vec<i64>>> {
     if !inp.element_type.is_integer() && inp.element_type != ElementType::Dynamic {
-        return Err(invalid!(
-            "{what} must be integers, got {}",
-            inp.element_type
-        ));
+        return Err(invalid!("{what} must be integers, got {}", inp.element_type));
     }
     inp.value.map(|v| v.to_i64_vec()).transpose()
 }
@@ -37,11 +34,7 @@ pub struct Reshape {
 }
 
 /// Resolves a Reshape target against the input shape.
-pub fn reshape_target(
-    input: &PartialShape,
-    target: &[i64],
-    special_zero: bool,
-) -> Result<PartialShape> {
+pub fn reshape_target(input: &PartialShape, target: &[i64], special_zero: bool) -> Result<PartialShape> {
     let in_dims = input.dims();
     let mut out = Vec::with_capacity(target.len());
     let mut infer_at = None;
@@ -53,37 +46,25 @@ pub fn reshape_target(
                 }
                 out.push(Dim::DYNAMIC);
             }
-            0 if special_zero => {
-                match in_dims {
-                    Some(d) => out.push(*d.get(i).ok_or_else(|| {
-                        invalid!("target {target:?} copies dim {i} the input lacks")
-                    })?),
-                    None => out.push(Dim::DYNAMIC),
+            0 if special_zero => match in_dims {
+                Some(d) => {
+                    out.push(*d.get(i).ok_or_else(|| invalid!("target {target:?} copies dim {i} the input lacks"))?)
                 }
-            }
+                None => out.push(Dim::DYNAMIC),
+            },
             t if t < 0 => return Err(invalid!("negative dimension {t} in target shape")),
             t => out.push(Dim::fixed(t as u64)),
         }
     }
     let in_static = input.to_static();
     if let Some(i) = infer_at {
-        let known: Option<u64> = out
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .map(|(_, d)| d.get())
-            .product();
-        if let (Some(total), Some(known)) = (
-            in_static
-                .as_ref()
-                .map(|s| s.iter().map(|&d| d as u64).product::<u64>()),
-            known,
-        ) {
+        let known: Option<u64> = out.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, d)| d.get()).product();
+        if let (Some(total), Some(known)) =
+            (in_static.as_ref().map(|s| s.iter().map(|&d| d as u64).product::<u64>()), known)
+        {
             if known == 0 {
                 if total != 0 {
-                    return Err(invalid!(
-                        "cannot infer -1 in {target:?}: other dims multiply to zero"
-                    ));
+                    return Err(invalid!("cannot infer -1 in {target:?}: other dims multiply to zero"));
                 }
                 out[i] = Dim::fixed(0);
             } else if total % known != 0 {
@@ -94,9 +75,7 @@ pub fn reshape_target(
         }
     } else if let (Some(s), Some(o)) = (in_static, PartialShape::Ranked(out.clone()).to_static()) {
         if s.iter().product::<usize>() != o.iter().product::<usize>() {
-            return Err(invalid!(
-                "cannot reshape {input} to {target:?}: element counts differ"
-            ));
+            return Err(invalid!("cannot reshape {input} to {target:?}: element counts differ"));
         }
     }
     Ok(PartialShape::Ranked(out))
@@ -109,8 +88,7 @@ impl OpSpec for Reshape {
         expect_inputs(inputs, 2, 2)?;
         let shape = match int_input(&inputs[1], "target shape")? {
             Some(t) => reshape_target(inputs[0].shape, &t, self.special_zero)?,
-            None => vector_len(&inputs[1])
-                .map_or(PartialShape::DynamicRank, PartialShape::dynamic_of_rank),
+            None => vector_len(&inputs[1]).map_or(PartialShape::DynamicRank, PartialShape::dynamic_of_rank),
         };
         Ok(vec![OutputType::new(inputs[0].element_type, shape)])
     }
@@ -134,9 +112,7 @@ impl OpSpec for Concat {
         let mut acc: Option<Vec<Dim>> = None;
         let mut axis_sum = Dim::fixed(0);
         for inp in inputs {
-            et = et
-                .merge(inp.element_type)
-                .ok_or_else(|| invalid!("input element types differ"))?;
+            et = et.merge(inp.element_type).ok_or_else(|| invalid!("input element types differ"))?;
             let Some(d) = inp.shape.dims() else {
                 axis_sum = Dim::DYNAMIC;
                 continue;
@@ -151,9 +127,7 @@ impl OpSpec for Concat {
                     }
                     for (i, (x, y)) in a.iter_mut().zip(d).enumerate() {
                         if i != ax {
-                            *x = x
-                                .merge(*y)
-                                .ok_or_else(|| invalid!("dimension {i} differs: {x} vs {y}"))?;
+                            *x = x.merge(*y).ok_or_else(|| invalid!("dimension {i} differs: {x} vs {y}"))?;
                         }
                     }
                 }
@@ -183,10 +157,7 @@ pub fn transpose_order(order: &[i64], rank: usize) -> Result<Vec<usize>> {
     if order.len() != rank {
         return Err(invalid!("order {order:?} does not match rank {rank}"));
     }
-    let perm = order
-        .iter()
-        .map(|&a| normalize_axis(a, rank))
-        .collect::<Result<Vec<_>>>()?;
+    let perm = order.iter().map(|&a| normalize_axis(a, rank)).collect::<Result<Vec<_>>>()?;
     let mut seen = vec![false; rank];
     for &p in &perm {
         if std::mem::replace(&mut seen[p], true) {
@@ -225,10 +196,7 @@ impl OpSpec for Unsqueeze {
         let shape = match (inputs[0].shape.dims(), int_input(&inputs[1], "axes")?) {
             (Some(d), Some(axes)) => {
                 let rank = d.len() + axes.len();
-                let mut norm = axes
-                    .iter()
-                    .map(|&a| normalize_axis(a, rank))
-                    .collect::<Result<Vec<_>>>()?;
+                let mut norm = axes.iter().map(|&a| normalize_axis(a, rank)).collect::<Result<Vec<_>>>()?;
                 norm.sort_unstable();
                 if norm.windows(2).any(|w| w[0] == w[1]) {
                     return Err(invalid!("axes {axes:?} repeat"));
@@ -266,23 +234,13 @@ impl OpSpec for Squeeze {
     fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
         expect_inputs(inputs, 1, 2)?;
         let Some(d) = inputs[0].shape.dims() else {
-            return Ok(vec![OutputType::new(
-                inputs[0].element_type,
-                PartialShape::DynamicRank,
-            )]);
+            return Ok(vec![OutputType::new(inputs[0].element_type, PartialShape::DynamicRank)]);
         };
         let axes = match inputs.get(1) {
             Some(a) => match int_input(a, "axes")? {
-                Some(v) => Some(
-                    v.iter()
-                        .map(|&x| normalize_axis(x, d.len()))
-                        .collect::<Result<Vec<_>>>()?,
-                ),
+                Some(v) => Some(v.iter().map(|&x| normalize_axis(x, d.len())).collect::<Result<Vec<_>>>()?),
                 None => {
-                    return Ok(vec![OutputType::new(
-                        inputs[0].element_type,
-                        PartialShape::DynamicRank,
-                    )]);
+                    return Ok(vec![OutputType::new(inputs[0].element_type, PartialShape::DynamicRank)]);
                 }
             },
             None => None,
@@ -299,10 +257,7 @@ impl OpSpec for Squeeze {
                 Some(_) => false,
                 None if dim.get() == Some(1) => true,
                 None if !dim.is_static() => {
-                    return Ok(vec![OutputType::new(
-                        inputs[0].element_type,
-                        PartialShape::DynamicRank,
-                    )]);
+                    return Ok(vec![OutputType::new(inputs[0].element_type, PartialShape::DynamicRank)]);
                 }
                 None => false,
             };
@@ -310,10 +265,7 @@ impl OpSpec for Squeeze {
                 out.push(*dim);
             }
         }
-        Ok(vec![OutputType::new(
-            inputs[0].element_type,
-            PartialShape::Ranked(out),
-        )])
+        Ok(vec![OutputType::new(inputs[0].element_type, PartialShape::Ranked(out))])
     }
 }
 
@@ -349,11 +301,7 @@ impl OpSpec for Broadcast {
         let target = match int_input(&inputs[1], "target shape")? {
             Some(t) => PartialShape::Ranked(
                 t.iter()
-                    .map(|&v| {
-                        u64::try_from(v)
-                            .map(Dim::fixed)
-                            .map_err(|_| invalid!("negative target dim {v}"))
-                    })
+                    .map(|&v| u64::try_from(v).map(Dim::fixed).map_err(|_| invalid!("negative target dim {v}")))
                     .collect::<Result<_>>()?,
             ),
             None => match vector_len(&inputs[1]) {
@@ -362,9 +310,7 @@ impl OpSpec for Broadcast {
             },
         };
         let shape = match self.mode {
-            BroadcastMode::Bidirectional => {
-                broadcast_shapes(inputs[0].shape, &target, AutoBroadcast::Numpy)?
-            }
+            BroadcastMode::Bidirectional => broadcast_shapes(inputs[0].shape, &target, AutoBroadcast::Numpy)?,
             BroadcastMode::Numpy | BroadcastMode::Pdpd => {
                 if let (Some(i), Some(t)) = (inputs[0].shape.rank(), target.rank())
                     && i > t
@@ -401,10 +347,7 @@ impl OpSpec for ShapeOf {
     const OPSET: u32 = 3;
     fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
         if !matches!(self.output_type, ElementType::I64 | ElementType::I32) {
-            return Err(invalid!(
-                "output_type must be i64 or i32, got {}",
-                self.output_type
-            ));
+            return Err(invalid!("output_type must be i64 or i32, got {}", self.output_type));
         }
         infer_shape_of(inputs, self.output_type)
     }
@@ -437,25 +380,13 @@ impl OpSpec for Gather {
         expect_inputs(inputs, 3, 3)?;
         let et = inputs[0].element_type;
         let axis = int_input(&inputs[2], "axis")?;
-        let shape = match (
-            inputs[0].shape.dims(),
-            inputs[1].shape.dims(),
-            axis.as_deref(),
-        ) {
+        let shape = match (inputs[0].shape.dims(), inputs[1].shape.dims(), axis.as_deref()) {
             (Some(d), Some(ix), Some([axis])) => {
                 let axis = normalize_axis(*axis, d.len())?;
-                let bd = if self.batch_dims < 0 {
-                    self.batch_dims + ix.len() as i64
-                } else {
-                    self.batch_dims
-                };
-                let bd = usize::try_from(bd)
-                    .map_err(|_| invalid!("bad batch_dims {}", self.batch_dims))?;
+                let bd = if self.batch_dims < 0 { self.batch_dims + ix.len() as i64 } else { self.batch_dims };
+                let bd = usize::try_from(bd).map_err(|_| invalid!("bad batch_dims {}", self.batch_dims))?;
                 if bd > axis || bd > ix.len() {
-                    return Err(invalid!(
-                        "batch_dims {bd} exceeds axis {axis} or indices rank {}",
-                        ix.len()
-                    ));
+                    return Err(invalid!("batch_dims {bd} exceeds axis {axis} or indices rank {}", ix.len()));
                 }
                 let mut out = d[..axis].to_vec();
                 out.extend_from_slice(&ix[bd..]);
@@ -465,9 +396,9 @@ impl OpSpec for Gather {
             (Some(_), Some(_), Some(a)) if a.len() != 1 => {
                 return Err(invalid!("axis must be a scalar"));
             }
-            (Some(d), Some(ix), _) => PartialShape::dynamic_of_rank(
-                (d.len() + ix.len()).saturating_sub(1 + self.batch_dims.max(0) as usize),
-            ),
+            (Some(d), Some(ix), _) => {
+                PartialShape::dynamic_of_rank((d.len() + ix.len()).saturating_sub(1 + self.batch_dims.max(0) as usize))
+            }
             _ => PartialShape::DynamicRank,
         };
         Ok(vec![OutputType::new(et, shape)])
@@ -502,16 +433,10 @@ impl OpSpec for ShuffleChannels {
             if let Some(c) = d[ax].get()
                 && (self.group == 0 || c % self.group != 0)
             {
-                return Err(invalid!(
-                    "{c} channels do not split into {} groups",
-                    self.group
-                ));
+                return Err(invalid!("{c} channels do not split into {} groups", self.group));
             }
         }
-        Ok(vec![OutputType::new(
-            inputs[0].element_type,
-            inputs[0].shape.clone(),
-        )])
+        Ok(vec![OutputType::new(inputs[0].element_type, inputs[0].shape.clone())])
     }
 }
 
@@ -528,16 +453,9 @@ impl OpSpec for Select {
     const OPSET: u32 = 1;
     fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
         expect_inputs(inputs, 3, 3)?;
-        let et = inputs[1]
-            .element_type
-            .merge(inputs[2].element_type)
-            .ok_or_else(|| {
-                invalid!(
-                    "then/else types {} and {} differ",
-                    inputs[1].element_type,
-                    inputs[2].element_type
-                )
-            })?;
+        let et = inputs[1].element_type.merge(inputs[2].element_type).ok_or_else(|| {
+            invalid!("then/else types {} and {} differ", inputs[1].element_type, inputs[2].element_type)
+        })?;
         let s = broadcast_shapes(inputs[1].shape, inputs[2].shape, self.auto_broadcast)?;
         let s = broadcast_shapes(inputs[0].shape, &s, self.auto_broadcast)?;
         Ok(vec![OutputType::new(et, s)])

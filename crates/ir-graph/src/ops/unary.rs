@@ -8,10 +8,7 @@ use crate::error::Result;
 /// Output of a shape- and type-preserving unary op.
 pub fn infer_unary(inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
     expect_inputs(inputs, 1, 1)?;
-    Ok(vec![OutputType::new(
-        inputs[0].element_type,
-        inputs[0].shape.clone(),
-    )])
+    Ok(vec![OutputType::new(inputs[0].element_type, inputs[0].shape.clone())])
 }
 
 macro_rules! unary_ops {

@@ -47,11 +47,8 @@ impl Pass for ConstantFolding {
             if keep_unfolded(&node.op) || node.rt_info.iter().any(|r| r.name == "decompression") {
                 continue;
             }
-            let Some(inputs) = node
-                .inputs
-                .iter()
-                .map(|&i| model.const_value(i).cloned())
-                .collect::<Option<Vec<Tensor>>>()
+            let Some(inputs) =
+                node.inputs.iter().map(|&i| model.const_value(i).cloned()).collect::<Option<Vec<Tensor>>>()
             else {
                 continue;
             };
@@ -80,11 +77,7 @@ impl Pass for ConstantFolding {
             for (k, value) in outputs.into_iter().enumerate() {
                 let old = OutputRef::new(id, k as u32);
                 let port = model.port(old)?.clone();
-                let cname = if n_out == 1 {
-                    name.clone()
-                } else {
-                    format!("{name}.{k}")
-                };
+                let cname = if n_out == 1 { name.clone() } else { format!("{name}.{k}") };
                 let c = model.add_const(&cname, value)?;
                 let new = OutputRef::new(c, 0);
                 let new_port = model.port_mut(new)?;
