@@ -101,7 +101,7 @@ macro_rules! unsupported_ser {
     };
 }
 
-impl<'a> ser::Serializer for &'a mut StructSer {
+impl ser::Serializer for &mut StructSer {
     type Ok = ();
     type Error = AttrError;
     type SerializeSeq = Impossible<(), AttrError>;

@@ -195,7 +195,7 @@ impl ElementType {
 
     /// True when values of this type occupy whole bytes (so a slice of them can be addressed).
     pub fn is_byte_aligned(self) -> bool {
-        self.bit_width() % 8 == 0 && self.bit_width() > 0
+        self.bit_width().is_multiple_of(8) && self.bit_width() > 0
     }
 
     /// Whether two element types are compatible (equal, or one of them is dynamic).
@@ -235,6 +235,19 @@ impl_element! {
     u8 => U8, u16 => U16, u32 => U32, u64 => U64,
 }
 
+impl serde::Serialize for ElementType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.ir_name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ElementType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+        ElementType::from_ir_name(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown element type '{s}'")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,18 +268,5 @@ mod tests {
         assert_eq!(U6.storage_size(5), Some(6));
         assert_eq!(F32.storage_size(3), Some(12));
         assert_eq!(F32.storage_size(usize::MAX), None);
-    }
-}
-
-impl serde::Serialize for ElementType {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.ir_name())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for ElementType {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
-        ElementType::from_ir_name(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown element type '{s}'")))
     }
 }

@@ -60,6 +60,8 @@ impl Dim {
     }
 
     /// Sum of two dims (interval arithmetic).
+    // Not `std::ops::Add`: the caller should see that this is interval arithmetic on bounds.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(self, other: Dim) -> Dim {
         Dim {
             min: self.min.saturating_add(other.min),
@@ -68,6 +70,7 @@ impl Dim {
     }
 
     /// Product of two dims (interval arithmetic).
+    #[allow(clippy::should_implement_trait)]
     pub fn mul(self, other: Dim) -> Dim {
         Dim {
             min: self.min.saturating_mul(other.min),
@@ -262,6 +265,20 @@ pub fn strides_of(shape: &[usize]) -> Vec<usize> {
     s
 }
 
+/// Serialized as the IR Parameter spelling (`1,?,1..10`).
+impl serde::Serialize for PartialShape {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_ir_string())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PartialShape {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+        PartialShape::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,19 +301,5 @@ mod tests {
         assert_eq!(PartialShape::fixed(&[2]).broadcast(&PartialShape::fixed(&[3])), None);
         let d = PartialShape::Ranked(vec![Dim::DYNAMIC, Dim::fixed(4)]);
         assert_eq!(d.broadcast(&PartialShape::fixed(&[4])), Some(d.clone()));
-    }
-}
-
-/// Serialized as the IR Parameter spelling (`1,?,1..10`).
-impl serde::Serialize for PartialShape {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_ir_string())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for PartialShape {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
-        PartialShape::parse(&s).map_err(serde::de::Error::custom)
     }
 }

@@ -76,18 +76,51 @@ pub fn threads_for(pool: Option<&ThreadPool>, macs: usize) -> usize {
     }
 }
 
+/// Instruction-set level the kernels dispatch on, ordered from least to most capable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Isa {
+    /// Portable Rust, no explicit SIMD.
+    Scalar,
+    /// AVX2 + FMA (256-bit).
+    Avx2,
+    /// AVX-512F (512-bit, mask registers); implies AVX2 + FMA.
+    Avx512,
+}
+
+/// Best instruction-set level of this CPU (capped by the test override on this thread).
+#[inline]
+pub(crate) fn isa() -> Isa {
+    let hw = detected_isa();
+    #[cfg(test)]
+    if let Some(cap) = test_util::FORCE_ISA.with(|f| f.get()) {
+        return hw.min(cap);
+    }
+    hw
+}
+
+#[inline]
+fn detected_isa() -> Isa {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // std caches the CPUID/XGETBV result, so this is a couple of loads after the first call.
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx2") && has!("fma") {
+            return if has!("avx512f") { Isa::Avx512 } else { Isa::Avx2 };
+        }
+    }
+    Isa::Scalar
+}
+
 /// True when the AVX2+FMA kernels can be used on this CPU.
 #[inline]
 pub fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // std caches the CPUID result, so this is a couple of loads after the first call.
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    isa() >= Isa::Avx2
+}
+
+/// True when the AVX-512F kernels can be used on this CPU.
+#[inline]
+pub fn has_avx512f() -> bool {
+    isa() >= Isa::Avx512
 }
 
 /// Runs `f(0..tasks)` on `pool` (or inline when there is one task / no pool) and waits.
@@ -129,6 +162,14 @@ pub(crate) struct SyncPtr(pub *mut f32);
 // owning `&mut [f32]` is released.
 unsafe impl Send for SyncPtr {}
 unsafe impl Sync for SyncPtr {}
+
+impl SyncPtr {
+    /// The pointer; a method so closures capture the `Sync` wrapper, not the raw field.
+    #[inline(always)]
+    pub(crate) fn get(&self) -> *mut f32 {
+        self.0
+    }
+}
 
 /// Heap buffer of f32 whose first element is 64-byte aligned, so packed panels never straddle
 /// cache lines in the micro-kernel's loads.
@@ -179,6 +220,28 @@ impl fmt::Debug for AlignedBuf {
 
 #[cfg(test)]
 pub(crate) mod test_util {
+    use super::Isa;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Caps `isa()` on this thread so tests can run every dispatch path on one machine.
+        pub static FORCE_ISA: Cell<Option<Isa>> = const { Cell::new(None) };
+    }
+
+    /// Runs `f` with the kernels capped at instruction-set level `cap` on the current thread
+    /// (kernels capture the level at entry, so pool workers follow the caller's choice).
+    pub fn with_isa<R>(cap: Isa, f: impl FnOnce() -> R) -> R {
+        let prev = FORCE_ISA.with(|c| c.replace(Some(cap)));
+        let r = f();
+        FORCE_ISA.with(|c| c.set(prev));
+        r
+    }
+
+    /// Runs `f` with the portable (non-SIMD) kernels on the current thread.
+    pub fn portable<R>(f: impl FnOnce() -> R) -> R {
+        with_isa(Isa::Scalar, f)
+    }
+
     /// Asserts `got` matches `want` within relative tolerance `rtol` (absolute near zero).
     pub fn assert_close(got: &[f32], want: &[f32], rtol: f32, what: &str) {
         assert_eq!(got.len(), want.len(), "{what}: length");

@@ -56,6 +56,9 @@ impl OpSpec for Swish {
         expect_inputs(inputs, 1, 2)?;
         infer_unary(&inputs[..1])
     }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        crate::eval::elementwise::swish(inputs)
+    }
 }
 
 /// How Gelu is computed.
@@ -104,6 +107,9 @@ impl OpSpec for PRelu {
         expect_inputs(inputs, 2, 2)?;
         infer_unary(&inputs[..1])
     }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        crate::eval::elementwise::prelu(inputs)
+    }
 }
 
 /// lambda * (x if x > 0 else alpha * (e^x - 1)); alpha and lambda are inputs 1 and 2.
@@ -116,5 +122,8 @@ impl OpSpec for Selu {
     fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
         expect_inputs(inputs, 3, 3)?;
         infer_unary(&inputs[..1])
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        crate::eval::elementwise::selu(inputs)
     }
 }

@@ -106,4 +106,7 @@ impl OpSpec for Convert {
         expect_inputs(inputs, 1, 1)?;
         Ok(vec![OutputType::new(self.destination_type, inputs[0].shape.clone())])
     }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        crate::eval::elementwise::convert(inputs, self.destination_type)
+    }
 }

@@ -17,18 +17,26 @@ use crate::tensor::Tensor;
 
 mod activation;
 mod binary;
+mod indexing;
 mod io;
+mod math;
 mod nn;
 mod reduce;
+mod resize;
 mod shape_ops;
+mod slicing;
 mod unary;
 
 pub use activation::*;
 pub use binary::*;
+pub use indexing::*;
 pub use io::*;
+pub use math::*;
 pub use nn::*;
 pub use reduce::*;
+pub use resize::*;
 pub use shape_ops::*;
+pub use slicing::*;
 pub use unary::*;
 
 /// What an op sees of one input during inference: its type, shape and value when constant.
@@ -165,6 +173,14 @@ define_ops! {
     // shape and data movement
     Reshape, Concat, Transpose, Unsqueeze, Squeeze, Broadcast, ShapeOf, ShapeOf1, Gather,
     ShuffleChannels, Select,
+    // math
+    Round, IsNaN, IsInf, IsFinite, BitwiseAnd, BitwiseOr, BitwiseXor, BitwiseNot, CumSum, Einsum, Range,
+    // indexing
+    TopK11, TopK3, GatherElements, GatherND, ScatterElementsUpdate, ScatterNDUpdate, NonZero, OneHot,
+    // resize
+    Interpolate,
+    // slicing
+    StridedSlice, Slice, Tile, Split, VariadicSplit, Pad, DepthToSpace, SpaceToDepth, ReverseSequence,
 }
 
 /// The IR spellings OpenVINO's reader also accepts for a few renamed types.

@@ -8,6 +8,7 @@ use crate::element::ElementType;
 use crate::error::Result;
 use crate::invalid;
 use crate::shape::{Dim, PartialShape};
+use crate::tensor::Tensor;
 
 /// How convolution and pooling pads are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -218,6 +219,17 @@ impl OpSpec for Convolution {
     fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
         infer_conv(inputs, &self.strides, &self.dilations, (&self.pads_begin, &self.pads_end), self.auto_pad, false)
     }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let w = crate::eval::nn::WindowAttrs {
+            strides: &self.strides,
+            dilations: &self.dilations,
+            pads_begin: &self.pads_begin,
+            pads_end: &self.pads_end,
+            auto_pad: self.auto_pad,
+            rounding: RoundingType::Floor,
+        };
+        crate::eval::nn::convolution(Self::TYPE, inputs, false, &w)
+    }
 }
 
 /// Grouped convolution; filter shape `[G, C_out/G, C_in/G, k...]`.
@@ -241,6 +253,17 @@ impl OpSpec for GroupConvolution {
     const OPSET: u32 = 1;
     fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
         infer_conv(inputs, &self.strides, &self.dilations, (&self.pads_begin, &self.pads_end), self.auto_pad, true)
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let w = crate::eval::nn::WindowAttrs {
+            strides: &self.strides,
+            dilations: &self.dilations,
+            pads_begin: &self.pads_begin,
+            pads_end: &self.pads_end,
+            auto_pad: self.auto_pad,
+            rounding: RoundingType::Floor,
+        };
+        crate::eval::nn::convolution(Self::TYPE, inputs, true, &w)
     }
 }
 
@@ -316,6 +339,17 @@ impl OpSpec for MaxPool8 {
         };
         infer_pool(inputs, &self.kernel, &w, Some(self.index_element_type))
     }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let w = crate::eval::nn::WindowAttrs {
+            strides: &self.strides,
+            dilations: &self.dilations,
+            pads_begin: &self.pads_begin,
+            pads_end: &self.pads_end,
+            auto_pad: self.auto_pad,
+            rounding: self.rounding_type,
+        };
+        crate::eval::nn::max_pool(inputs, &self.kernel, &w, Some((self.index_element_type, self.axis)))
+    }
 }
 
 /// Max pooling without dilations or indices (`MaxPool`, opset1).
@@ -350,6 +384,17 @@ impl OpSpec for MaxPool1 {
             rounding: self.rounding_type,
         };
         infer_pool(inputs, &self.kernel, &w, None)
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let w = crate::eval::nn::WindowAttrs {
+            strides: &self.strides,
+            dilations: &[],
+            pads_begin: &self.pads_begin,
+            pads_end: &self.pads_end,
+            auto_pad: self.auto_pad,
+            rounding: self.rounding_type,
+        };
+        crate::eval::nn::max_pool(inputs, &self.kernel, &w, None)
     }
 }
 
@@ -389,6 +434,17 @@ impl OpSpec for AvgPool {
         };
         infer_pool(inputs, &self.kernel, &w, None)
     }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let w = crate::eval::nn::WindowAttrs {
+            strides: &self.strides,
+            dilations: &[],
+            pads_begin: &self.pads_begin,
+            pads_end: &self.pads_end,
+            auto_pad: self.auto_pad,
+            rounding: self.rounding_type,
+        };
+        crate::eval::nn::avg_pool(inputs, &self.kernel, &w, self.exclude_pad)
+    }
 }
 
 /// Local response normalization over the axes given by input 1 (`LRN`).
@@ -410,6 +466,9 @@ impl OpSpec for Lrn {
     fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
         expect_inputs(inputs, 2, 2)?;
         infer_unary(&inputs[..1])
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        crate::eval::nn::lrn(inputs, self.alpha, self.beta, self.bias, self.size)
     }
 }
 
@@ -446,6 +505,9 @@ impl OpSpec for SoftMax8 {
         check_axis(inputs, self.axis)?;
         infer_unary(inputs)
     }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        crate::eval::nn::softmax(Self::TYPE, inputs, self.axis, false)
+    }
 }
 
 /// Softmax along a non-negative `axis` (`SoftMax`, opset1).
@@ -463,6 +525,10 @@ impl OpSpec for SoftMax1 {
         check_axis(inputs, self.axis as i64)?;
         infer_unary(inputs)
     }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let axis = i64::try_from(self.axis).map_err(|_| invalid!("axis {} too large", self.axis))?;
+        crate::eval::nn::softmax(Self::TYPE, inputs, axis, false)
+    }
 }
 
 /// log(softmax(x)) along `axis` (`LogSoftmax`, opset5).
@@ -479,6 +545,9 @@ impl OpSpec for LogSoftmax {
         expect_inputs(inputs, 1, 1)?;
         check_axis(inputs, self.axis)?;
         infer_unary(inputs)
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        crate::eval::nn::softmax(Self::TYPE, inputs, self.axis, true)
     }
 }
 
@@ -500,6 +569,9 @@ impl OpSpec for BatchNormInference {
             return Err(invalid!("data rank {r} is below 2"));
         }
         infer_unary(&inputs[..1])
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        crate::eval::nn::batch_norm(inputs, self.epsilon)
     }
 }
 
@@ -566,6 +638,9 @@ impl OpSpec for MatMul {
             matmul_shape(inputs[0].shape, inputs[1].shape, self.transpose_a, self.transpose_b)?,
         )])
     }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        crate::eval::nn::matmul(inputs, self.transpose_a, self.transpose_b)
+    }
 }
 
 /// Where MVN adds epsilon.
@@ -598,5 +673,8 @@ impl OpSpec for Mvn {
     fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
         expect_inputs(inputs, 2, 2)?;
         infer_unary(&inputs[..1])
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        crate::eval::nn::mvn(inputs, self.eps as f64, self.normalize_variance, self.eps_mode)
     }
 }

@@ -9,6 +9,7 @@ use crate::element::ElementType;
 use crate::error::Result;
 use crate::invalid;
 use crate::shape::{Dim, PartialShape};
+use crate::tensor::Tensor;
 
 fn int_input(inp: &InferInput<'_>, what: &str) -> Result<Option<Vec<i64>>> {
     if !inp.element_type.is_integer() && inp.element_type != ElementType::Dynamic {
@@ -73,10 +74,10 @@ pub fn reshape_target(input: &PartialShape, target: &[i64], special_zero: bool) 
                 out[i] = Dim::fixed(total / known);
             }
         }
-    } else if let (Some(s), Some(o)) = (in_static, PartialShape::Ranked(out.clone()).to_static()) {
-        if s.iter().product::<usize>() != o.iter().product::<usize>() {
-            return Err(invalid!("cannot reshape {input} to {target:?}: element counts differ"));
-        }
+    } else if let (Some(s), Some(o)) = (in_static, PartialShape::Ranked(out.clone()).to_static())
+        && s.iter().product::<usize>() != o.iter().product::<usize>()
+    {
+        return Err(invalid!("cannot reshape {input} to {target:?}: element counts differ"));
     }
     Ok(PartialShape::Ranked(out))
 }
@@ -91,6 +92,10 @@ impl OpSpec for Reshape {
             None => vector_len(&inputs[1]).map_or(PartialShape::DynamicRank, PartialShape::dynamic_of_rank),
         };
         Ok(vec![OutputType::new(inputs[0].element_type, shape)])
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let shape = crate::eval::static_output_shape(self, inputs)?;
+        crate::eval::movement::reshape(&inputs[0], shape)
     }
 }
 
@@ -143,6 +148,10 @@ impl OpSpec for Concat {
         };
         Ok(vec![OutputType::new(et, shape)])
     }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let shape = crate::eval::static_output_shape(self, inputs)?;
+        crate::eval::movement::concat(inputs, self.axis, shape)
+    }
 }
 
 /// Permutes axes by input 1 (empty = reverse).
@@ -181,6 +190,12 @@ impl OpSpec for Transpose {
             (None, _) => PartialShape::DynamicRank,
         };
         Ok(vec![OutputType::new(inputs[0].element_type, shape)])
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let [x, order] = inputs else {
+            return Err(invalid!("expects 2 inputs"));
+        };
+        crate::eval::movement::transpose(x, &order.to_i64_vec()?)
     }
 }
 
@@ -221,6 +236,10 @@ impl OpSpec for Unsqueeze {
             (None, _) => PartialShape::DynamicRank,
         };
         Ok(vec![OutputType::new(inputs[0].element_type, shape)])
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let shape = crate::eval::static_output_shape(self, inputs)?;
+        crate::eval::movement::reshape(&inputs[0], shape)
     }
 }
 
@@ -266,6 +285,10 @@ impl OpSpec for Squeeze {
             }
         }
         Ok(vec![OutputType::new(inputs[0].element_type, PartialShape::Ranked(out))])
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let shape = crate::eval::static_output_shape(self, inputs)?;
+        crate::eval::movement::reshape(&inputs[0], shape)
     }
 }
 
@@ -324,6 +347,9 @@ impl OpSpec for Broadcast {
         };
         Ok(vec![OutputType::new(et, shape)])
     }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        crate::eval::movement::broadcast(self.mode, inputs)
+    }
 }
 
 /// The shape of input 0 as a 1-D tensor (`ShapeOf`, opset3).
@@ -351,6 +377,10 @@ impl OpSpec for ShapeOf {
         }
         infer_shape_of(inputs, self.output_type)
     }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let x = inputs.first().ok_or_else(|| invalid!("expects 1 input"))?;
+        crate::eval::movement::shape_of(x, self.output_type)
+    }
 }
 
 /// The shape of input 0 as i64 (`ShapeOf`, opset1).
@@ -362,6 +392,10 @@ impl OpSpec for ShapeOf1 {
     const OPSET: u32 = 1;
     fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
         infer_shape_of(inputs, ElementType::I64)
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let x = inputs.first().ok_or_else(|| invalid!("expects 1 input"))?;
+        crate::eval::movement::shape_of(x, ElementType::I64)
     }
 }
 
@@ -403,6 +437,9 @@ impl OpSpec for Gather {
         };
         Ok(vec![OutputType::new(et, shape)])
     }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        crate::eval::movement::gather(inputs, self.batch_dims)
+    }
 }
 
 /// Reshape [N, G, C/G, ...] -> transpose -> reshape back along `axis`.
@@ -438,6 +475,10 @@ impl OpSpec for ShuffleChannels {
         }
         Ok(vec![OutputType::new(inputs[0].element_type, inputs[0].shape.clone())])
     }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let x = inputs.first().ok_or_else(|| invalid!("expects 1 input"))?;
+        crate::eval::movement::shuffle_channels(x, self.axis, self.group)
+    }
 }
 
 /// cond ? then : else with numpy broadcasting (`Select`, opset1).
@@ -459,5 +500,8 @@ impl OpSpec for Select {
         let s = broadcast_shapes(inputs[1].shape, inputs[2].shape, self.auto_broadcast)?;
         let s = broadcast_shapes(inputs[0].shape, &s, self.auto_broadcast)?;
         Ok(vec![OutputType::new(et, s)])
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        crate::eval::elementwise::select(self.auto_broadcast, inputs)
     }
 }

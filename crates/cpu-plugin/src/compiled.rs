@@ -1,0 +1,327 @@
+//! Compiled models and inference requests.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use ir_graph::{ElementType, Model, PartialShape, Tensor};
+
+use crate::config::{Config, PerformanceHint};
+use crate::error::{PluginError, Result};
+use crate::kernels::ThreadPool;
+use crate::plan::{Plan, Storage};
+use crate::steps::{State, read_tensor};
+use crate::{interp, lower};
+
+/// Most shape-specialised plans kept per compiled model before the cache is reset.
+const MAX_CACHED_PLANS: usize = 32;
+
+/// Name, element type and shape of one model input or output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortInfo {
+    /// Primary name: the first tensor name, or the node's friendly name when it has none.
+    pub name: String,
+    /// Every tensor name of the port.
+    pub names: BTreeSet<String>,
+    /// Friendly name of the Parameter / Result node.
+    pub node_name: String,
+    /// Element type.
+    pub element_type: ElementType,
+    /// Shape (possibly dynamic).
+    pub shape: PartialShape,
+}
+
+impl PortInfo {
+    /// Whether `name` is one of this port's tensor names or its node's friendly name.
+    pub fn matches(&self, name: &str) -> bool {
+        self.name == name || self.node_name == name || self.names.contains(name)
+    }
+}
+
+struct Inner {
+    base: Model,
+    inputs: Vec<PortInfo>,
+    outputs: Vec<PortInfo>,
+    static_plan: Option<Arc<Plan>>,
+    cache: Mutex<HashMap<Vec<Vec<usize>>, Arc<Plan>>>,
+    pool: Arc<ThreadPool>,
+    threads: usize,
+    hint: PerformanceHint,
+}
+
+/// A model lowered for this CPU: fused, pre-packed and planned. Shareable across threads.
+#[derive(Clone)]
+pub struct CompiledModel {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for CompiledModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledModel")
+            .field("inputs", &self.inner.inputs)
+            .field("outputs", &self.inner.outputs)
+            .field("threads", &self.inner.threads)
+            .field("hint", &self.inner.hint)
+            .finish()
+    }
+}
+
+fn port_info(model: &Model, node: ir_graph::NodeId, port: ir_graph::OutputRef) -> Result<PortInfo> {
+    let n = model.node(node)?;
+    let p = model.port(port)?;
+    let name = p.names.iter().next().cloned().unwrap_or_else(|| n.name.clone());
+    Ok(PortInfo {
+        name,
+        names: p.names.clone(),
+        node_name: n.name.clone(),
+        element_type: p.element_type,
+        shape: p.shape.clone(),
+    })
+}
+
+/// Lowers `model` for the CPU: decompresses and folds constants, fuses conv/matmul with bias
+/// and activation, pre-packs weights and plans buffers (for static input shapes).
+pub fn compile_model(model: &Model, config: &Config) -> Result<CompiledModel> {
+    let threads = config.resolved_threads();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("cpu-plugin-{i}"))
+        .build()
+        .map_err(|e| PluginError::Config(format!("cannot start {threads} inference threads: {e}")))?;
+    let base = lower::prepare(model)?;
+    let inputs = base.parameters().iter().map(|&p| port_info(&base, p, p.into())).collect::<Result<Vec<_>>>()?;
+    let outputs = base
+        .results()
+        .iter()
+        .map(|&r| {
+            let n = base.node(r)?;
+            let src = *n.inputs.first().ok_or_else(|| PluginError::node("Result", &n.name, "has no input"))?;
+            let mut info = port_info(&base, r, src)?;
+            if info.names.is_empty() {
+                // An unnamed output is known by its Result's name, like OpenVINO does.
+                info.name = n.name.clone();
+            }
+            info.node_name = n.name.clone();
+            Ok(info)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let all_static = inputs.iter().all(|i| i.shape.is_static());
+    let static_plan = if all_static { Some(Arc::new(Plan::build(&base)?)) } else { None };
+    Ok(CompiledModel {
+        inner: Arc::new(Inner {
+            base,
+            inputs,
+            outputs,
+            static_plan,
+            cache: Mutex::new(HashMap::new()),
+            pool: Arc::new(pool),
+            threads,
+            hint: config.performance_hint,
+        }),
+    })
+}
+
+impl CompiledModel {
+    /// Model inputs in Parameter order.
+    pub fn inputs(&self) -> &[PortInfo] {
+        &self.inner.inputs
+    }
+
+    /// Model outputs in Result order.
+    pub fn outputs(&self) -> &[PortInfo] {
+        &self.inner.outputs
+    }
+
+    /// Threads this model infers with (`INFERENCE_NUM_THREADS`).
+    pub fn num_threads(&self) -> usize {
+        self.inner.threads
+    }
+
+    /// The performance hint it was compiled with.
+    pub fn performance_hint(&self) -> PerformanceHint {
+        self.inner.hint
+    }
+
+    /// How many requests to run in parallel for best throughput
+    /// (`OPTIMAL_NUMBER_OF_INFER_REQUESTS`): 1 for latency, one per thread for throughput.
+    pub fn optimal_number_of_infer_requests(&self) -> usize {
+        match self.inner.hint {
+            PerformanceHint::Latency => 1,
+            PerformanceHint::Throughput => self.inner.threads,
+        }
+    }
+
+    /// The plugin's prepared (decompressed, constant-folded) copy of the model.
+    pub fn runtime_model(&self) -> &Model {
+        &self.inner.base
+    }
+
+    /// Per-kind step counts of the plan for the compiled static shapes (`fallback:<Op>` marks
+    /// steps run by the reference evaluator); empty for dynamic models.
+    pub fn execution_summary(&self) -> Vec<(String, usize)> {
+        self.inner.static_plan.as_ref().map(|p| p.summary()).unwrap_or_default()
+    }
+
+    /// Total f32 elements of the arena one request allocates for the static plan.
+    pub fn arena_size(&self) -> usize {
+        self.inner.static_plan.as_ref().map_or(0, |p| p.buffer_sizes.iter().sum())
+    }
+
+    /// A new request with its own buffers; many can run concurrently.
+    pub fn create_infer_request(&self) -> InferRequest {
+        InferRequest { inner: self.inner.clone(), state: None, profile: None, profile_runs: 0 }
+    }
+
+    fn plan_for(&self, shapes: Vec<Vec<usize>>) -> Result<Arc<Plan>> {
+        if let Some(p) = &self.inner.static_plan
+            && self.inner.inputs.iter().zip(&shapes).all(|(i, s)| i.shape.to_static().as_ref() == Some(s))
+        {
+            return Ok(p.clone());
+        }
+        let cache = self.inner.cache.lock().map_err(|_| PluginError::Config("plan cache poisoned".into()))?;
+        if let Some(p) = cache.get(&shapes) {
+            return Ok(p.clone());
+        }
+        drop(cache);
+        let m = lower::specialize(&self.inner.base, &shapes)?;
+        let plan = Arc::new(Plan::build(&m)?);
+        let mut cache = self.inner.cache.lock().map_err(|_| PluginError::Config("plan cache poisoned".into()))?;
+        if cache.len() >= MAX_CACHED_PLANS {
+            cache.clear();
+        }
+        cache.insert(shapes, plan.clone());
+        Ok(plan)
+    }
+}
+
+/// Accumulated time of one step (like OpenVINO's per-layer performance counters).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileEntry {
+    /// Friendly names of the fused nodes, comma-separated.
+    pub node_name: String,
+    /// IR type of the first fused node.
+    pub node_type: String,
+    /// Kernel that ran (`fallback:<Op>` for the reference evaluator).
+    pub exec_type: String,
+    /// Total time over all profiled inferences.
+    pub total: std::time::Duration,
+    /// Number of profiled inferences.
+    pub count: usize,
+}
+
+/// One inference context: owns the arena its plan needs, reused across calls.
+pub struct InferRequest {
+    inner: Arc<Inner>,
+    state: Option<(Arc<Plan>, State)>,
+    profile: Option<Vec<std::time::Duration>>,
+    profile_runs: usize,
+}
+
+impl std::fmt::Debug for InferRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InferRequest").finish_non_exhaustive()
+    }
+}
+
+impl InferRequest {
+    /// Runs the model on `inputs` (in Parameter order) and returns the outputs in Result order.
+    pub fn infer(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        interp::check_inputs(&self.inner.base, inputs)?;
+        let compiled = CompiledModel { inner: self.inner.clone() };
+        let plan = compiled.plan_for(inputs.iter().map(|t| t.shape().to_vec()).collect())?;
+        let mut state = match self.state.take() {
+            Some((p, s)) if Arc::ptr_eq(&p, &plan) => s,
+            _ => State::new(&plan),
+        };
+        let mut times = self.profile.take();
+        if let Some(t) = &mut times {
+            if t.len() != plan.steps.len() {
+                t.clear();
+                t.resize(plan.steps.len(), std::time::Duration::ZERO);
+                self.profile_runs = 0;
+            }
+            self.profile_runs += 1;
+        }
+        let r = match self.inner.hint {
+            PerformanceHint::Latency => {
+                let pool = self.inner.pool.clone();
+                pool.install(|| run_plan(&plan, &mut state, inputs, Some(&pool), times.as_deref_mut()))
+            }
+            PerformanceHint::Throughput => run_plan(&plan, &mut state, inputs, None, times.as_deref_mut()),
+        };
+        self.profile = times;
+        self.state = Some((plan, state));
+        r
+    }
+
+    /// Turns per-step timing on or off (`PERF_COUNT`); turning it on resets the counters.
+    pub fn set_profiling(&mut self, on: bool) {
+        self.profile = on.then(Vec::new);
+        self.profile_runs = 0;
+    }
+
+    /// Per-step times accumulated since profiling was enabled, for the last plan run.
+    pub fn profiling_info(&self) -> Vec<ProfileEntry> {
+        let (Some(times), Some((plan, _))) = (&self.profile, &self.state) else { return Vec::new() };
+        plan.steps
+            .iter()
+            .zip(times)
+            .map(|(s, &t)| ProfileEntry {
+                node_name: s.name.clone(),
+                node_type: s.op.to_string(),
+                exec_type: s.exec_type(),
+                total: t,
+                count: self.profile_runs,
+            })
+            .collect()
+    }
+
+    /// Runs the model on named inputs (tensor or node names); returns `(output name, tensor)`.
+    pub fn infer_named(&mut self, inputs: &[(&str, Tensor)]) -> Result<Vec<(String, Tensor)>> {
+        let mut ordered = Vec::with_capacity(self.inner.inputs.len());
+        for port in &self.inner.inputs {
+            let t = inputs
+                .iter()
+                .find(|(n, _)| port.matches(n))
+                .map(|(_, t)| t.clone())
+                .ok_or_else(|| PluginError::Input(format!("no tensor given for input '{}'", port.name)))?;
+            ordered.push(t);
+        }
+        if let Some((n, _)) = inputs.iter().find(|(n, _)| !self.inner.inputs.iter().any(|p| p.matches(n))) {
+            return Err(PluginError::Input(format!("the model has no input named '{n}'")));
+        }
+        let outs = self.infer(&ordered)?;
+        Ok(self.inner.outputs.iter().map(|p| p.name.clone()).zip(outs).collect())
+    }
+}
+
+fn run_plan(
+    plan: &Plan,
+    state: &mut State,
+    inputs: &[Tensor],
+    pool: Option<&ThreadPool>,
+    mut times: Option<&mut [std::time::Duration]>,
+) -> Result<Vec<Tensor>> {
+    for (&v, t) in plan.inputs.iter().zip(inputs) {
+        state.dyns[v] = Some(t.clone());
+    }
+    for (i, step) in plan.steps.iter().enumerate() {
+        match times.as_deref_mut().and_then(|t| t.get_mut(i)) {
+            Some(slot) => {
+                let t0 = std::time::Instant::now();
+                step.run(plan, state, pool)?;
+                *slot += t0.elapsed();
+            }
+            None => step.run(plan, state, pool)?,
+        }
+        for &v in &plan.free_after[i] {
+            state.dyns[v] = None;
+        }
+    }
+    let outs = plan.outputs.iter().map(|&v| read_tensor(plan, state, v)).collect::<Result<Vec<_>>>();
+    for (v, info) in plan.values.iter().enumerate() {
+        if matches!(info.storage, Storage::Dynamic) {
+            state.dyns[v] = None;
+        }
+    }
+    outs
+}

@@ -1,0 +1,559 @@
+//! 2-D convolution, NCHW activations and OIHW weights.
+//!
+//! Strategy per shape:
+//! * depthwise (`groups == c_in == c_out`): direct kernel vectorised along output rows, because
+//!   im2col would multiply memory traffic by `kh*kw` for only `kh*kw` MACs per output;
+//! * everything else: the input is gathered tile by tile straight into GEMM B-panel layout
+//!   (im2col fused with packing; for 1x1/stride-1/no-pad it is a plain panel copy of the input)
+//!   and multiplied by the pre-packed weights, with bias and activation fused in the store.
+//!   Tiling over output positions bounds scratch memory to ~`TILE_BYTES` per thread.
+
+use super::elementwise::axpy;
+use super::gemm::{self, BPanels, Bias, Epilogue, Layout, NR, NR512, PackedA};
+use super::{Activation, AlignedBuf, KernelError, KernelResult, SyncPtr, ThreadPool, ensure, run_tasks, threads_for};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Target size of one packed im2col tile; small enough to stay in L2 between fill and GEMM.
+const TILE_BYTES: usize = 768 * 1024;
+
+/// Shape and hyper-parameters of a 2-D convolution (index 0 = height, 1 = width).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvParams {
+    /// Batch size.
+    pub n: usize,
+    /// Input channels.
+    pub c_in: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Output channels.
+    pub c_out: usize,
+    /// Kernel height.
+    pub kh: usize,
+    /// Kernel width.
+    pub kw: usize,
+    /// Strides (h, w).
+    pub stride: [usize; 2],
+    /// Dilations (h, w).
+    pub dilation: [usize; 2],
+    /// Leading pads (top, left).
+    pub pads_begin: [usize; 2],
+    /// Trailing pads (bottom, right).
+    pub pads_end: [usize; 2],
+    /// Number of groups; `c_in` and `c_out` must be multiples of it.
+    pub groups: usize,
+}
+
+fn out_dim(i: usize, k: usize, s: usize, d: usize, pb: usize, pe: usize) -> usize {
+    let span = d * (k.max(1) - 1) + 1;
+    let padded = i + pb + pe;
+    if s == 0 || padded < span { 0 } else { (padded - span) / s + 1 }
+}
+
+impl ConvParams {
+    /// Output height.
+    pub fn out_h(&self) -> usize {
+        out_dim(self.h, self.kh, self.stride[0], self.dilation[0], self.pads_begin[0], self.pads_end[0])
+    }
+
+    /// Output width.
+    pub fn out_w(&self) -> usize {
+        out_dim(self.w, self.kw, self.stride[1], self.dilation[1], self.pads_begin[1], self.pads_end[1])
+    }
+
+    /// Number of input elements (`n*c_in*h*w`).
+    pub fn input_len(&self) -> usize {
+        self.n * self.c_in * self.h * self.w
+    }
+
+    /// Number of weight elements (`c_out * c_in/groups * kh * kw`).
+    pub fn weight_len(&self) -> usize {
+        self.c_out * (self.c_in / self.groups.max(1)) * self.kh * self.kw
+    }
+
+    /// Number of output elements (`n*c_out*out_h*out_w`).
+    pub fn output_len(&self) -> usize {
+        self.n * self.c_out * self.out_h() * self.out_w()
+    }
+
+    /// Checks that the parameters describe a computable convolution.
+    pub fn validate(&self) -> KernelResult {
+        ensure(self.groups > 0, || "groups must be > 0".into())?;
+        ensure(self.c_in.is_multiple_of(self.groups) && self.c_out.is_multiple_of(self.groups), || {
+            format!("channels {}->{} not divisible by groups {}", self.c_in, self.c_out, self.groups)
+        })?;
+        ensure(self.kh > 0 && self.kw > 0, || "kernel size must be > 0".into())?;
+        ensure(self.stride.iter().chain(&self.dilation).all(|&v| v > 0), || "stride/dilation must be > 0".into())?;
+        ensure(self.h + self.pads_begin[0] + self.pads_end[0] > self.dilation[0] * (self.kh - 1), || {
+            "kernel taller than padded input".into()
+        })?;
+        ensure(self.w + self.pads_begin[1] + self.pads_end[1] > self.dilation[1] * (self.kw - 1), || {
+            "kernel wider than padded input".into()
+        })
+    }
+
+    fn is_depthwise(&self) -> bool {
+        self.groups > 1 && self.groups == self.c_in && self.groups == self.c_out
+    }
+
+    fn is_pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.stride == [1, 1] && self.pads_begin == [0, 0] && self.pads_end == [0, 0]
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Packed {
+    /// Plain `[c, kh*kw]` weights for the direct depthwise kernel.
+    Depthwise(Vec<f32>),
+    /// One packed `[c_out/g, c_in/g*kh*kw]` GEMM A operand per group.
+    Gemm(Vec<PackedA>),
+}
+
+/// Convolution weights re-laid out once (at compile time) for [`conv2d`].
+#[derive(Clone, Debug)]
+pub struct PackedConvWeights {
+    params: ConvParams,
+    packed: Packed,
+}
+
+impl PackedConvWeights {
+    /// Packs OIHW `weights` for the convolution described by `params`.
+    pub fn new(params: &ConvParams, weights: &[f32]) -> KernelResult<Self> {
+        params.validate()?;
+        let wl = params.weight_len();
+        ensure(weights.len() >= wl, || format!("weights len {} < {wl}", weights.len()))?;
+        let packed = if params.is_depthwise() {
+            Packed::Depthwise(weights[..wl].to_vec())
+        } else {
+            let cout_g = params.c_out / params.groups;
+            let k = params.c_in / params.groups * params.kh * params.kw;
+            let per_group = (0..params.groups)
+                .map(|g| PackedA::new(cout_g, k, &weights[g * cout_g * k..(g + 1) * cout_g * k], k))
+                .collect::<KernelResult<Vec<_>>>()?;
+            Packed::Gemm(per_group)
+        };
+        Ok(PackedConvWeights { params: *params, packed })
+    }
+
+    fn compatible(&self, p: &ConvParams) -> bool {
+        let q = &self.params;
+        // Spatial size, batch, strides and pads may change between runs; the packed
+        // operand only depends on the channel/kernel geometry.
+        q.c_in == p.c_in && q.c_out == p.c_out && q.kh == p.kh && q.kw == p.kw && q.groups == p.groups
+    }
+}
+
+/// NCHW convolution `output = act(conv(input, weights) + bias)` using pre-packed weights.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d(
+    params: &ConvParams,
+    packed: &PackedConvWeights,
+    input: &[f32],
+    bias: Option<&[f32]>,
+    act: Activation,
+    output: &mut [f32],
+    pool: Option<&ThreadPool>,
+) -> KernelResult {
+    let p = params;
+    p.validate()?;
+    ensure(packed.compatible(p), || "packed weights do not match conv params".into())?;
+    ensure(input.len() >= p.input_len(), || format!("input len {} < {}", input.len(), p.input_len()))?;
+    ensure(output.len() >= p.output_len(), || format!("output len {} < {}", output.len(), p.output_len()))?;
+    if let Some(b) = bias {
+        ensure(b.len() >= p.c_out, || format!("bias len {} < c_out {}", b.len(), p.c_out))?;
+    }
+    if p.output_len() == 0 {
+        return Ok(());
+    }
+    match &packed.packed {
+        Packed::Depthwise(w) => {
+            depthwise(p, w, input, bias, act, output, pool);
+            Ok(())
+        }
+        Packed::Gemm(pa) => conv_gemm(p, pa, input, bias, act, output, pool),
+    }
+}
+
+fn conv_gemm(
+    p: &ConvParams,
+    pa: &[PackedA],
+    input: &[f32],
+    bias: Option<&[f32]>,
+    act: Activation,
+    output: &mut [f32],
+    pool: Option<&ThreadPool>,
+) -> KernelResult {
+    let (oh, ow) = (p.out_h(), p.out_w());
+    let np = oh * ow;
+    let cin_g = p.c_in / p.groups;
+    let cout_g = p.c_out / p.groups;
+    let k = cin_g * p.kh * p.kw;
+    if pa.len() != p.groups {
+        return Err(KernelError("packed weights group count mismatch".into()));
+    }
+    // The im2col tile is written straight into the panel geometry the weights were packed in.
+    let layout = pa.first().map_or(Layout::Ymm, PackedA::layout);
+    let nr = layout.nr();
+    let nt = (TILE_BYTES / (4 * k.max(1)) / nr * nr).max(4 * nr).min(np.div_ceil(nr) * nr);
+    let tiles = np.div_ceil(nt);
+    let items = p.n * p.groups * tiles;
+    let t = threads_for(pool, p.n * p.c_out * np * k);
+    let out = SyncPtr(output.as_mut_ptr());
+    let next = AtomicUsize::new(0);
+    // Item-level parallelism keeps each thread's tile hot in its own L2; only when there are
+    // fewer items than threads is the GEMM itself split.
+    let (workers, gemm_pool) = if items >= t { (t, None) } else { (1, pool) };
+    run_tasks(pool.filter(|_| workers > 1), workers, |_| {
+        let mut tile = AlignedBuf::zeroed(k * nt);
+        let mut row = vec![0.0f32; nt];
+        loop {
+            let item = next.fetch_add(1, Ordering::Relaxed);
+            if item >= items {
+                break;
+            }
+            let ti = item % tiles;
+            let g = item / tiles % p.groups;
+            let b = item / tiles / p.groups;
+            let p0 = ti * nt;
+            let cols = nt.min(np - p0);
+            let n_pad = cols.div_ceil(nr) * nr;
+            let x = &input[(b * p.c_in + g * cin_g) * p.h * p.w..][..cin_g * p.h * p.w];
+            let dst = &mut tile.as_mut_slice()[..k * n_pad];
+            match layout {
+                Layout::Ymm => fill_tile::<NR>(p, x, p0, cols, n_pad, layout.kc(), dst, &mut row),
+                Layout::Zmm => fill_tile::<NR512>(p, x, p0, cols, n_pad, layout.kc(), dst, &mut row),
+            }
+            let epi = Epilogue {
+                bias: bias.map_or(Bias::None, |bb| Bias::PerRow(&bb[g * cout_g..(g + 1) * cout_g])),
+                act,
+                accumulate: false,
+            };
+            let panels = BPanels { data: &tile.as_slice()[..k * n_pad], n: cols, n_pad };
+            // SAFETY: the output was validated to hold n*c_out*np elements; this item writes
+            // rows g*cout_g.. of batch b, columns p0..p0+cols, disjoint from other items.
+            unsafe {
+                let c = out.get().add((b * p.c_out + g * cout_g) * np + p0);
+                gemm::gemm_packed_panels(&pa[g], panels, c, np, &epi, gemm_pool);
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Writes the `k x cols` im2col tile for output positions `p0..p0+cols` in B-panel layout
+/// (`W`-column panels per `kc` block).
+#[allow(clippy::too_many_arguments)]
+fn fill_tile<const W: usize>(
+    p: &ConvParams,
+    x: &[f32],
+    p0: usize,
+    cols: usize,
+    n_pad: usize,
+    kc: usize,
+    dst: &mut [f32],
+    row: &mut [f32],
+) {
+    let (h, w) = (p.h, p.w);
+    let ow = p.out_w();
+    let khw = p.kh * p.kw;
+    let k = dst.len() / n_pad;
+    let pointwise = p.is_pointwise();
+    for kidx in 0..k {
+        let ci = kidx / khw;
+        let ky = kidx % khw / p.kw;
+        let kx = kidx % p.kw;
+        let plane = &x[ci * h * w..][..h * w];
+        let src: &[f32] = if pointwise {
+            // Output position == input position: the "im2col" row is the input channel itself.
+            &plane[p0..p0 + cols]
+        } else {
+            fill_row(p, plane, ky, kx, p0, &mut row[..cols], ow);
+            &row[..cols]
+        };
+        let kb = kidx / kc * kc;
+        let kcb = kc.min(k - kb);
+        let base = kb * n_pad + (kidx - kb) * W;
+        let full = src.chunks_exact(W);
+        let tail = full.remainder();
+        let mut jp = 0;
+        for chunk in full {
+            // Fixed-size copies compile to a few vector moves instead of a memmove call.
+            if let (Ok(d), Ok(c)) =
+                (<&mut [f32; W]>::try_from(&mut dst[base + jp * W * kcb..][..W]), <&[f32; W]>::try_from(chunk))
+            {
+                *d = *c;
+            }
+            jp += 1;
+        }
+        if !tail.is_empty() {
+            let d = &mut dst[base + jp * W * kcb..][..W];
+            d[..tail.len()].copy_from_slice(tail);
+            d[tail.len()..].fill(0.0);
+        }
+    }
+}
+
+/// Gathers input values for tap (ky, kx) at output positions `p0..p0+row.len()` (0 in pads).
+fn fill_row(p: &ConvParams, plane: &[f32], ky: usize, kx: usize, p0: usize, row: &mut [f32], ow: usize) {
+    let (sh, sw) = (p.stride[0], p.stride[1]);
+    let (lo, hi, off) = valid_range(p.w, ow, sw, kx * p.dilation[1], p.pads_begin[1]);
+    let mut idx = 0;
+    let mut pos = p0;
+    while idx < row.len() {
+        let oy = pos / ow;
+        let ox0 = pos % ow;
+        let seg = (ow - ox0).min(row.len() - idx);
+        let out = &mut row[idx..idx + seg];
+        let iy = (oy * sh + ky * p.dilation[0]) as isize - p.pads_begin[0] as isize;
+        if iy < 0 || iy >= p.h as isize {
+            out.fill(0.0);
+        } else {
+            let src = &plane[iy as usize * p.w..][..p.w];
+            let a = lo.clamp(ox0, ox0 + seg);
+            let b = hi.clamp(a, ox0 + seg);
+            out[..a - ox0].fill(0.0);
+            out[b - ox0..].fill(0.0);
+            if a < b {
+                let dst = &mut out[a - ox0..b - ox0];
+                let s0 = (a as isize * sw as isize + off) as usize;
+                if sw == 1 {
+                    dst.copy_from_slice(&src[s0..s0 + (b - a)]);
+                } else {
+                    for (i, d) in dst.iter_mut().enumerate() {
+                        *d = src[s0 + i * sw];
+                    }
+                }
+            }
+        }
+        idx += seg;
+        pos += seg;
+    }
+}
+
+/// Output columns `lo..hi` whose input column `ox*s + off` (`off = tap - pad`) lies in `0..w`.
+fn valid_range(w: usize, ow: usize, s: usize, tap: usize, pad: usize) -> (usize, usize, isize) {
+    let off = tap as isize - pad as isize;
+    let lo = if off >= 0 { 0 } else { ((-off) as usize).div_ceil(s) };
+    let last = w as isize - 1 - off;
+    let hi = if last < 0 { 0 } else { (last as usize / s + 1).min(ow) };
+    (lo.min(ow), hi.max(lo.min(ow)), off)
+}
+
+fn depthwise(
+    p: &ConvParams,
+    w: &[f32],
+    input: &[f32],
+    bias: Option<&[f32]>,
+    act: Activation,
+    output: &mut [f32],
+    pool: Option<&ThreadPool>,
+) {
+    let (oh, ow) = (p.out_h(), p.out_w());
+    let planes = p.n * p.c_in;
+    let khw = p.kh * p.kw;
+    let t = threads_for(pool, planes * oh * ow * khw).min(planes);
+    let out = SyncPtr(output.as_mut_ptr());
+    run_tasks(pool, t, |ti| {
+        let (q0, q1) = super::split_range(planes, t, 1, ti);
+        for q in q0..q1 {
+            let c = q % p.c_in;
+            let x = &input[q * p.h * p.w..][..p.h * p.w];
+            // SAFETY: output validated for planes*oh*ow elements; tasks own disjoint planes.
+            let o = unsafe { std::slice::from_raw_parts_mut(out.get().add(q * oh * ow), oh * ow) };
+            let b = bias.map_or(0.0, |bb| bb[c]);
+            depthwise_plane(p, x, &w[c * khw..][..khw], b, act, o, ow);
+        }
+    });
+}
+
+fn depthwise_plane(p: &ConvParams, x: &[f32], wts: &[f32], bias: f32, act: Activation, out: &mut [f32], ow: usize) {
+    let sw = p.stride[1];
+    let ranges: Vec<(usize, usize, isize)> =
+        (0..p.kw).map(|kx| valid_range(p.w, ow, sw, kx * p.dilation[1], p.pads_begin[1])).collect();
+    for (oy, orow) in out.chunks_exact_mut(ow).enumerate() {
+        orow.fill(bias);
+        for ky in 0..p.kh {
+            let iy = (oy * p.stride[0] + ky * p.dilation[0]) as isize - p.pads_begin[0] as isize;
+            if iy < 0 || iy >= p.h as isize {
+                continue;
+            }
+            let irow = &x[iy as usize * p.w..][..p.w];
+            for (kx, &(lo, hi, off)) in ranges.iter().enumerate() {
+                if lo >= hi {
+                    continue;
+                }
+                let wv = wts[ky * p.kw + kx];
+                let s0 = (lo as isize * sw as isize + off) as usize;
+                if sw == 1 {
+                    axpy(wv, &irow[s0..s0 + (hi - lo)], &mut orow[lo..hi]);
+                } else {
+                    for (i, o) in orow[lo..hi].iter_mut().enumerate() {
+                        *o += wv * irow[s0 + i * sw];
+                    }
+                }
+            }
+        }
+        if act != Activation::None {
+            for v in orow.iter_mut() {
+                *v = act.apply(*v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::reference;
+    use super::super::test_util::{assert_close, rand_vec};
+    use super::*;
+    use proptest::prelude::*;
+
+    fn run_case(p: ConvParams, with_bias: bool, act: Activation, seed: u64, pool: Option<&ThreadPool>) {
+        let x = rand_vec(p.input_len(), seed);
+        let w = rand_vec(p.weight_len(), seed + 1);
+        let b = rand_vec(p.c_out, seed + 2);
+        let bias = with_bias.then_some(&b[..]);
+        let mut want = vec![0.0; p.output_len()];
+        reference::conv2d(&p, &x, &w, bias, act, &mut want);
+        let packed = PackedConvWeights::new(&p, &w).expect("pack");
+        let mut got = vec![f32::NAN; p.output_len()];
+        conv2d(&p, &packed, &x, bias, act, &mut got, pool).expect("conv2d");
+        assert_close(&got, &want, 1e-4, &format!("{p:?}"));
+    }
+
+    fn params() -> impl Strategy<Value = ConvParams> {
+        (
+            1usize..3,
+            prop_oneof![Just(1usize), Just(2), Just(3), Just(4), Just(0)],
+            1usize..5,
+            1usize..5,
+            (1usize..14, 1usize..14),
+            (1usize..5, 1usize..5),
+            (1usize..4, 1usize..4),
+            (1usize..3, 1usize..3),
+            (0usize..3, 0usize..3, 0usize..3, 0usize..3),
+        )
+            .prop_map(|(n, groups, cig, cog, (h, w), (kh, kw), (sh, sw), (dh, dw), (pt, pl, pb, pr))| {
+                // groups == 0 encodes "depthwise with several channels".
+                let (groups, cig, cog) = if groups == 0 { (cig + 2, 1, 1) } else { (groups, cig, cog) };
+                let mut p = ConvParams {
+                    n,
+                    c_in: groups * cig,
+                    h,
+                    w,
+                    c_out: groups * cog,
+                    kh,
+                    kw,
+                    stride: [sh, sw],
+                    dilation: [dh, dw],
+                    pads_begin: [pt, pl],
+                    pads_end: [pb, pr],
+                    groups,
+                };
+                // Shrink the kernel until it fits the padded input.
+                while p.validate().is_err() && (p.kh > 1 || p.kw > 1) {
+                    p.kh = p.kh.saturating_sub(1).max(1);
+                    p.kw = p.kw.saturating_sub(1).max(1);
+                    p.dilation = [1, 1];
+                }
+                p
+            })
+    }
+
+    fn act_strategy() -> impl Strategy<Value = Activation> {
+        prop_oneof![Just(Activation::None), Just(Activation::Relu), Just(Activation::Clamp(-0.3, 0.4))]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn conv_matches_reference(p in params(), with_bias in any::<bool>(), act in act_strategy(), seed in any::<u64>()) {
+            prop_assume!(p.validate().is_ok());
+            run_case(p, with_bias, act, seed, None);
+        }
+    }
+
+    fn base(c_in: usize, c_out: usize, hw: usize, k: usize, groups: usize) -> ConvParams {
+        ConvParams {
+            n: 1,
+            c_in,
+            h: hw,
+            w: hw,
+            c_out,
+            kh: k,
+            kw: k,
+            stride: [1, 1],
+            dilation: [1, 1],
+            pads_begin: [k / 2; 2],
+            pads_end: [k / 2; 2],
+            groups,
+        }
+    }
+
+    #[test]
+    fn conv_larger_shapes() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("pool");
+        // K above KC, several tiles, threaded and not.
+        let mut p = base(40, 20, 23, 3, 1);
+        run_case(p, true, Activation::Relu, 1, None);
+        run_case(p, true, Activation::Relu, 1, Some(&pool));
+        p.stride = [2, 2];
+        p.pads_end = [0, 2];
+        run_case(p, false, Activation::None, 2, Some(&pool));
+        // Pointwise (no-copy path) with many tiles.
+        let p = base(70, 33, 45, 1, 1);
+        run_case(p, true, Activation::Clamp(0.0, 6.0), 3, Some(&pool));
+        run_case(p, true, Activation::None, 3, None);
+        // Depthwise and grouped.
+        let mut p = base(32, 32, 30, 3, 32);
+        run_case(p, true, Activation::Relu, 4, Some(&pool));
+        p.stride = [2, 2];
+        run_case(p, true, Activation::Relu, 5, None);
+        let p = base(32, 64, 17, 3, 4);
+        run_case(p, true, Activation::None, 6, Some(&pool));
+        // Batch > 1, dilation.
+        let mut p = base(8, 12, 19, 3, 2);
+        p.n = 3;
+        p.dilation = [2, 3];
+        p.pads_end = [0, 3];
+        run_case(p, true, Activation::None, 7, Some(&pool));
+    }
+
+    #[test]
+    fn conv_portable_path() {
+        super::super::test_util::portable(|| {
+            run_case(base(6, 10, 9, 3, 1), true, Activation::Relu, 21, None);
+            run_case(base(8, 8, 11, 3, 8), true, Activation::None, 22, None);
+        });
+    }
+
+    #[test]
+    fn conv_all_isa_paths() {
+        use super::super::Isa;
+        use super::super::test_util::with_isa;
+        let mut strided = base(20, 17, 13, 3, 1);
+        strided.stride = [2, 1];
+        let cases =
+            [base(6, 10, 9, 3, 1), base(40, 30, 23, 3, 1), base(70, 33, 12, 1, 1), base(32, 64, 17, 3, 4), strided];
+        for (i, &p) in cases.iter().enumerate() {
+            for isa in [Isa::Avx512, Isa::Avx2, Isa::Scalar] {
+                with_isa(isa, || run_case(p, i % 2 == 0, Activation::Relu, 30 + i as u64, None));
+            }
+        }
+    }
+
+    #[test]
+    fn conv_rejects_bad_args() {
+        let p = base(4, 4, 5, 3, 1);
+        let w = vec![0.0; p.weight_len()];
+        let packed = PackedConvWeights::new(&p, &w).expect("pack");
+        let x = vec![0.0; p.input_len() - 1];
+        let mut y = vec![0.0; p.output_len()];
+        assert!(conv2d(&p, &packed, &x, None, Activation::None, &mut y, None).is_err());
+        let mut q = p;
+        q.groups = 3;
+        assert!(PackedConvWeights::new(&q, &w).is_err());
+        assert!(PackedConvWeights::new(&p, &w[1..]).is_err());
+    }
+}

@@ -1,0 +1,360 @@
+//! Executable steps of a plan: one enum variant per fast kernel, plus the reference fallback.
+
+use std::borrow::Cow;
+
+use ir_graph::{ElementType, Op, Tensor};
+
+use crate::error::{PluginError, Result};
+use crate::kernels::conv::{self, ConvParams, PackedConvWeights};
+use crate::kernels::elementwise::{self, BinaryOp, UnaryOp};
+use crate::kernels::gemm::{self, Bias, Epilogue, PackedB};
+use crate::kernels::pool::{self, PoolParams};
+use crate::kernels::{Activation, ThreadPool};
+use crate::plan::{Plan, Storage, ValueId};
+
+/// Element-wise unary op with a fast path.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Unary {
+    /// A vectorised kernel op.
+    Kernel(UnaryOp),
+    /// `min(max(x, lo), hi)`.
+    Clamp(f32, f32),
+}
+
+/// What one step computes.
+#[derive(Debug)]
+pub(crate) enum Kind {
+    /// Convolution (incl. grouped/depthwise) with fused per-channel bias and activation.
+    Conv { params: ConvParams, packed: PackedConvWeights, bias: Option<Vec<f32>>, act: Activation },
+    /// `[m, k] x packed [k, n]` with fused per-column bias and activation.
+    FullyConnected { m: usize, packed: PackedB, bias: Option<Vec<f32>>, act: Activation },
+    /// Batched matmul of two runtime operands: per batch (a offset, b offset).
+    MatMul { m: usize, k: usize, n: usize, trans_b: bool, batches: Vec<(usize, usize)> },
+    /// Max pooling.
+    MaxPool(PoolParams),
+    /// Average pooling.
+    AvgPool { params: PoolParams, include_pad: bool },
+    /// Mean over each `hw` plane.
+    GlobalAvgPool { nc: usize, hw: usize },
+    /// `act(x * scale[c] + shift[c])` over axis 1 of `[outer, c, inner]`.
+    ChannelAffine { c: usize, inner: usize, scale: Option<Vec<f32>>, shift: Option<Vec<f32>>, act: Activation },
+    /// Numpy-broadcast binary op, optionally followed by an activation.
+    Binary { op: BinaryOp, a_shape: Vec<usize>, b_shape: Vec<usize>, act: Activation },
+    /// Element-wise unary op.
+    Unary(Unary),
+    /// Softmax over `axis` of `shape`.
+    Softmax { shape: Vec<usize>, axis: usize },
+    /// Local response normalization across channels of `[outer, c, inner]`.
+    Lrn { c: usize, inner: usize, half: usize, scale: f32, bias: f32, beta: f32 },
+    /// Concatenation: `outer` blocks, each input contributing `chunk[i]` contiguous values.
+    Concat { outer: usize, chunks: Vec<usize> },
+    /// Axis permutation of a tensor of `shape`.
+    Transpose { shape: Vec<usize>, perm: Vec<usize> },
+    /// Same data, new shape (only materialised when the input is not in an arena buffer).
+    View { shape: Vec<usize> },
+    /// Reference evaluator fallback.
+    Fallback(Op),
+}
+
+/// One step: a kernel with its input and output values.
+#[derive(Debug)]
+pub(crate) struct Step {
+    /// What to compute.
+    pub kind: Kind,
+    /// Input values.
+    pub inputs: Vec<ValueId>,
+    /// Output values.
+    pub outputs: Vec<ValueId>,
+    /// IR type name of the (first) original op, for errors.
+    pub op: &'static str,
+    /// Friendly name(s) of the original node(s), for errors.
+    pub name: String,
+}
+
+/// Per-request memory: arena buffers and dynamically produced tensors.
+pub(crate) struct State {
+    /// Arena buffers, by buffer id.
+    pub bufs: Vec<Vec<f32>>,
+    /// Tensors of `Dynamic` values, by value id.
+    pub dyns: Vec<Option<Tensor>>,
+}
+
+impl State {
+    /// Allocates the arena of `plan`.
+    pub(crate) fn new(plan: &Plan) -> State {
+        State {
+            bufs: plan.buffer_sizes.iter().map(|&n| vec![0.0f32; n]).collect(),
+            dyns: vec![None; plan.values.len()],
+        }
+    }
+}
+
+fn clamp_slice(x: &mut [f32], lo: f32, hi: f32) {
+    for v in x {
+        *v = v.max(lo).min(hi);
+    }
+}
+
+/// Applies a fused activation in place.
+pub(crate) fn apply_act(act: Activation, x: &mut [f32]) {
+    match act {
+        Activation::None => {}
+        Activation::Relu => elementwise::unary_inplace(UnaryOp::Relu, x),
+        Activation::Clamp(lo, hi) => clamp_slice(x, lo, hi),
+    }
+}
+
+/// Reads an f32 value as a slice (borrowed from the arena, a constant or an aligned tensor).
+fn read<'a>(plan: &'a Plan, bufs: &'a [Vec<f32>], dyns: &'a [Option<Tensor>], v: ValueId) -> Result<Cow<'a, [f32]>> {
+    let info = &plan.values[v];
+    let numel = info.numel();
+    let data: Cow<'a, [f32]> = match &info.storage {
+        Storage::Const { f32: Some(x), .. } => Cow::Borrowed(x.as_slice()),
+        Storage::Const { tensor, .. } => tensor.values::<f32>()?,
+        Storage::Buffer(b) => Cow::Borrowed(bufs.get(*b).map(|x| x.as_slice()).unwrap_or(&[])),
+        Storage::Dynamic => match dyns.get(v).and_then(Option::as_ref) {
+            Some(t) => t.values::<f32>()?,
+            None => return Err(PluginError::Input(format!("value {v} was not computed"))),
+        },
+    };
+    if let Some(n) = numel
+        && data.len() < n
+    {
+        return Err(PluginError::Input(format!("value {v} holds {} elements, expected {n}", data.len())));
+    }
+    Ok(data)
+}
+
+/// Reads any value as a tensor (copies arena buffers).
+pub(crate) fn read_tensor(plan: &Plan, state: &State, v: ValueId) -> Result<Tensor> {
+    let info = &plan.values[v];
+    match &info.storage {
+        Storage::Const { tensor, .. } => Ok(tensor.clone()),
+        Storage::Dynamic => state
+            .dyns
+            .get(v)
+            .and_then(Option::clone)
+            .ok_or_else(|| PluginError::Input(format!("value {v} was not computed"))),
+        Storage::Buffer(b) => {
+            let shape = info.shape.clone().unwrap_or_default();
+            let n: usize = shape.iter().product();
+            let data = state.bufs.get(*b).and_then(|x| x.get(..n)).ok_or_else(|| {
+                PluginError::Input(format!("arena buffer {b} is smaller than value {v} ({n} elements)"))
+            })?;
+            Ok(Tensor::from_vec(shape, data.to_vec())?)
+        }
+    }
+}
+
+impl Step {
+    /// Short name of the kernel this step runs (`fallback:<Op>` for the reference evaluator).
+    pub(crate) fn exec_type(&self) -> String {
+        match &self.kind {
+            Kind::Fallback(_) => format!("fallback:{}", self.op),
+            Kind::Conv { .. } => "Convolution".into(),
+            Kind::FullyConnected { .. } => "FullyConnected".into(),
+            Kind::MatMul { .. } => "MatMul".into(),
+            Kind::MaxPool(_) => "MaxPool".into(),
+            Kind::AvgPool { .. } | Kind::GlobalAvgPool { .. } => "AvgPool".into(),
+            Kind::ChannelAffine { .. } => "ScaleShift".into(),
+            Kind::Binary { .. } => "Eltwise".into(),
+            Kind::Unary(_) => "Activation".into(),
+            Kind::Softmax { .. } => "SoftMax".into(),
+            Kind::Concat { .. } => "Concat".into(),
+            Kind::Lrn { .. } => "LRN".into(),
+            Kind::Transpose { .. } => "Transpose".into(),
+            Kind::View { .. } => "View".into(),
+        }
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> PluginError {
+        PluginError::node(self.op, &self.name, e)
+    }
+
+    /// Runs the step, reading inputs from and writing outputs into `state`.
+    pub(crate) fn run(&self, plan: &Plan, state: &mut State, pool: Option<&ThreadPool>) -> Result<()> {
+        match &self.kind {
+            Kind::Fallback(op) => return self.run_fallback(op, plan, state),
+            Kind::View { shape } => {
+                let (Some(&i), Some(&o)) = (self.inputs.first(), self.outputs.first()) else {
+                    return Err(self.err("view without input or output"));
+                };
+                if matches!(plan.values[o].storage, Storage::Dynamic) {
+                    let t = read_tensor(plan, state, i)?.reshaped(shape.clone()).map_err(|e| self.err(e))?;
+                    state.dyns[o] = Some(t);
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+        let &o = self.outputs.first().ok_or_else(|| self.err("step without output"))?;
+        let Storage::Buffer(b) = plan.values[o].storage else {
+            return Err(self.err("fast step output is not in the arena"));
+        };
+        let n = plan.values[o].numel().unwrap_or(0);
+        let mut out = std::mem::take(&mut state.bufs[b]);
+        let r = if out.len() < n {
+            Err(self.err(format!("arena buffer holds {} elements, need {n}", out.len())))
+        } else {
+            self.run_fast(plan, &state.bufs, &state.dyns, &mut out[..n], pool)
+        };
+        state.bufs[b] = out;
+        r
+    }
+
+    fn run_fast(
+        &self,
+        plan: &Plan,
+        bufs: &[Vec<f32>],
+        dyns: &[Option<Tensor>],
+        out: &mut [f32],
+        pool: Option<&ThreadPool>,
+    ) -> Result<()> {
+        let ins = self.inputs.iter().map(|&v| read(plan, bufs, dyns, v)).collect::<Result<Vec<_>>>()?;
+        let in0 = ins.first().ok_or_else(|| self.err("missing input"))?;
+        let k = |r: crate::kernels::KernelResult| r.map_err(|e| self.err(e));
+        match &self.kind {
+            Kind::Conv { params, packed, bias, act } => {
+                k(conv::conv2d(params, packed, in0, bias.as_deref(), *act, out, pool))?;
+            }
+            Kind::FullyConnected { m, packed, bias, act } => {
+                let epi =
+                    Epilogue { bias: bias.as_deref().map_or(Bias::None, Bias::PerCol), act: *act, accumulate: false };
+                k(gemm::gemm_prepacked(*m, in0, packed.k(), packed, out, packed.n(), &epi, pool))?;
+            }
+            Kind::MatMul { m, k: kk, n, trans_b, batches } => {
+                let b = ins.get(1).ok_or_else(|| self.err("missing input 1"))?;
+                let ldb = if *trans_b { *kk } else { *n };
+                for (bi, &(ao, bo)) in batches.iter().enumerate() {
+                    let (a_s, b_s) = (&in0[ao..], &b[bo..]);
+                    let c = &mut out[bi * m * n..(bi + 1) * m * n];
+                    k(gemm::gemm(*m, *n, *kk, a_s, *kk, b_s, ldb, *trans_b, c, *n, &Epilogue::none(), pool))?;
+                }
+            }
+            Kind::MaxPool(p) => k(pool::max_pool2d(p, in0, out, pool))?,
+            Kind::AvgPool { params, include_pad } => k(pool::avg_pool2d(params, *include_pad, in0, out, pool))?,
+            Kind::GlobalAvgPool { nc, hw } => k(pool::global_avg_pool(*nc, *hw, in0, out, pool))?,
+            Kind::ChannelAffine { c, inner, scale, shift, act } => {
+                let block = c * inner;
+                for (xo, yo) in in0.chunks_exact(block.max(1)).zip(out.chunks_exact_mut(block.max(1))) {
+                    for ch in 0..*c {
+                        let s = scale.as_ref().map_or(1.0, |v| v[ch]);
+                        let t = shift.as_ref().map_or(0.0, |v| v[ch]);
+                        let (x, y) = (&xo[ch * inner..(ch + 1) * inner], &mut yo[ch * inner..(ch + 1) * inner]);
+                        for (yv, &xv) in y.iter_mut().zip(x) {
+                            *yv = xv * s + t;
+                        }
+                    }
+                }
+                apply_act(*act, out);
+            }
+            Kind::Binary { op, a_shape, b_shape, act } => {
+                let b = ins.get(1).ok_or_else(|| self.err("missing input 1"))?;
+                k(elementwise::binary(*op, in0, a_shape, b, b_shape, out))?;
+                apply_act(*act, out);
+            }
+            Kind::Unary(u) => {
+                out.copy_from_slice(&in0[..out.len()]);
+                match u {
+                    Unary::Kernel(op) => elementwise::unary_inplace(*op, out),
+                    Unary::Clamp(lo, hi) => clamp_slice(out, *lo, *hi),
+                }
+            }
+            Kind::Softmax { shape, axis } => k(elementwise::softmax(in0, shape, *axis, out))?,
+            Kind::Concat { outer, chunks } => {
+                let row: usize = chunks.iter().sum();
+                for (i, x) in ins.iter().enumerate() {
+                    let ch = chunks[i];
+                    let off: usize = chunks[..i].iter().sum();
+                    for o in 0..*outer {
+                        out[o * row + off..o * row + off + ch].copy_from_slice(&x[o * ch..(o + 1) * ch]);
+                    }
+                }
+            }
+            Kind::Transpose { shape, perm } => transpose(in0, shape, perm, out),
+            Kind::Lrn { c, inner, half, scale, bias, beta } => lrn(in0, *c, *inner, *half, (*scale, *bias, *beta), out),
+            Kind::Fallback(_) | Kind::View { .. } => return Err(self.err("not a fast step")),
+        }
+        Ok(())
+    }
+
+    fn run_fallback(&self, op: &Op, plan: &Plan, state: &mut State) -> Result<()> {
+        let ins = self.inputs.iter().map(|&v| read_tensor(plan, state, v)).collect::<Result<Vec<_>>>()?;
+        let outs = op.evaluate(&ins).map_err(|e| self.err(e))?;
+        if outs.len() < self.outputs.len() {
+            return Err(self.err(format!("produced {} outputs, expected {}", outs.len(), self.outputs.len())));
+        }
+        for (&v, t) in self.outputs.iter().zip(outs) {
+            let info = &plan.values[v];
+            if info.et != ElementType::Dynamic && t.element_type() != info.et {
+                return Err(self.err(format!("produced {} but {} was inferred", t.element_type(), info.et)));
+            }
+            if let Some(s) = &info.shape
+                && s.as_slice() != t.shape()
+            {
+                return Err(self.err(format!("produced shape {:?} but {:?} was inferred", t.shape(), s)));
+            }
+            state.dyns[v] = Some(t);
+        }
+        Ok(())
+    }
+}
+
+/// Cross-channel LRN: `y = x / (bias + scale * sum(x[j]^2, |j - c| <= half))^beta`.
+fn lrn(x: &[f32], c: usize, inner: usize, half: usize, (scale, bias, beta): (f32, f32, f32), out: &mut [f32]) {
+    let block = c * inner;
+    if block == 0 {
+        return;
+    }
+    for (xb, yb) in x.chunks_exact(block).zip(out.chunks_exact_mut(block)) {
+        // Sum of squares of the window into y, then scale in place.
+        for ch in 0..c {
+            let (lo, hi) = (ch.saturating_sub(half), (ch + half).min(c - 1));
+            let y = &mut yb[ch * inner..(ch + 1) * inner];
+            y.fill(0.0);
+            for j in lo..=hi {
+                for (acc, &v) in y.iter_mut().zip(&xb[j * inner..(j + 1) * inner]) {
+                    *acc += v * v;
+                }
+            }
+            for (acc, &v) in y.iter_mut().zip(&xb[ch * inner..(ch + 1) * inner]) {
+                *acc = v * (bias + scale * *acc).powf(-beta);
+            }
+        }
+    }
+}
+
+/// Generic strided permutation copy; the innermost output axis is iterated in a tight loop.
+pub(crate) fn transpose(x: &[f32], shape: &[usize], perm: &[usize], out: &mut [f32]) {
+    let r = shape.len();
+    if r == 0 {
+        if let (Some(o), Some(&v)) = (out.first_mut(), x.first()) {
+            *o = v;
+        }
+        return;
+    }
+    let in_strides = ir_graph::shape::strides_of(shape);
+    let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+    let src_strides: Vec<usize> = perm.iter().map(|&p| in_strides[p]).collect();
+    let inner = out_shape[r - 1];
+    let inner_stride = src_strides[r - 1];
+    if inner == 0 || out.is_empty() {
+        return;
+    }
+    let mut idx = vec![0usize; r - 1];
+    let mut base = 0usize;
+    for chunk in out.chunks_exact_mut(inner) {
+        for (j, o) in chunk.iter_mut().enumerate() {
+            *o = x[base + j * inner_stride];
+        }
+        for d in (0..r - 1).rev() {
+            idx[d] += 1;
+            base += src_strides[d];
+            if idx[d] < out_shape[d] {
+                break;
+            }
+            base -= src_strides[d] * out_shape[d];
+            idx[d] = 0;
+        }
+    }
+}

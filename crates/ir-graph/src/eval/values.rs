@@ -1,0 +1,314 @@
+//! Widened element values, index arithmetic and byte-level element movement shared by the
+//! reference kernels.
+//!
+//! Arithmetic works on wide values: every float type as `f64`, every integer type as `i128`
+//! (so `u64` and `i64` both fit and wrapping happens once, when the result is stored), booleans
+//! as `bool`. Data movement never decodes: it copies whole elements as bytes, so it works for
+//! every byte-sized type and for strings.
+
+use half::{bf16, f16};
+
+use crate::element::ElementType as E;
+use crate::error::{GraphError, Result};
+use crate::shape::strides_of;
+use crate::tensor::{Bytes, Tensor};
+
+/// Values of one tensor widened for computation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Vals {
+    /// Any float type.
+    F(Vec<f64>),
+    /// Any integer type.
+    I(Vec<i128>),
+    /// Boolean.
+    B(Vec<bool>),
+}
+
+impl Vals {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            Vals::F(v) => v.len(),
+            Vals::I(v) => v.len(),
+            Vals::B(v) => v.len(),
+        }
+    }
+
+    /// True when there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The error for an op/type pair the reference evaluator does not cover.
+pub fn not_evaluable(op: &str, et: E) -> GraphError {
+    GraphError::NotEvaluable { op: op.to_string(), element_type: et.to_string() }
+}
+
+fn widen<T: crate::element::Element, W>(t: &Tensor, f: impl Fn(T) -> W) -> Result<Vec<W>> {
+    Ok(t.values::<T>()?.iter().map(|&v| f(v)).collect())
+}
+
+/// Decodes a tensor of any byte-sized numeric or boolean type.
+pub fn decode(op: &str, t: &Tensor) -> Result<Vals> {
+    Ok(match t.element_type() {
+        E::F32 => Vals::F(widen(t, |v: f32| v as f64)?),
+        E::F64 => Vals::F(widen(t, |v: f64| v)?),
+        E::F16 => Vals::F(widen(t, |v: f16| v.to_f64())?),
+        E::Bf16 => Vals::F(widen(t, |v: bf16| v.to_f64())?),
+        E::I8 => Vals::I(widen(t, |v: i8| v as i128)?),
+        E::I16 => Vals::I(widen(t, |v: i16| v as i128)?),
+        E::I32 => Vals::I(widen(t, |v: i32| v as i128)?),
+        E::I64 => Vals::I(widen(t, |v: i64| v as i128)?),
+        E::U8 => Vals::I(t.raw().iter().map(|&v| v as i128).collect()),
+        E::U16 => Vals::I(widen(t, |v: u16| v as i128)?),
+        E::U32 => Vals::I(widen(t, |v: u32| v as i128)?),
+        E::U64 => Vals::I(widen(t, |v: u64| v as i128)?),
+        E::Boolean => Vals::B(t.raw().iter().map(|&v| v != 0).collect()),
+        other => return Err(not_evaluable(op, other)),
+    })
+}
+
+/// Decodes a float tensor; other types are not evaluable for `op`.
+pub fn decode_float(op: &str, t: &Tensor) -> Result<Vec<f64>> {
+    match decode(op, t)? {
+        Vals::F(v) => Ok(v),
+        _ => Err(not_evaluable(op, t.element_type())),
+    }
+}
+
+/// Decodes any numeric tensor to `f64` (integers lose precision above 2^53).
+pub fn decode_as_f64(op: &str, t: &Tensor) -> Result<Vec<f64>> {
+    Ok(match decode(op, t)? {
+        Vals::F(v) => v,
+        Vals::I(v) => v.into_iter().map(|x| x as f64).collect(),
+        Vals::B(v) => v.into_iter().map(|x| f64::from(u8::from(x))).collect(),
+    })
+}
+
+fn narrow<T>(v: &Vals, f: impl Fn(f64) -> T, i: impl Fn(i128) -> T, b: impl Fn(bool) -> T) -> Vec<T> {
+    match v {
+        Vals::F(x) => x.iter().map(|&x| f(x)).collect(),
+        Vals::I(x) => x.iter().map(|&x| i(x)).collect(),
+        Vals::B(x) => x.iter().map(|&x| b(x)).collect(),
+    }
+}
+
+/// Stores wide values as `et` with Convert's rules: floats round to nearest, float -> integer
+/// truncates toward zero and saturates (NaN -> 0), integer -> integer wraps modulo 2^N, anything
+/// -> boolean is `!= 0`.
+pub fn encode(op: &str, et: E, shape: Vec<usize>, v: &Vals) -> Result<Tensor> {
+    // `as` between Rust numeric types has exactly these semantics: saturating truncation from
+    // floats, two's-complement wrapping between integers, correct rounding to floats.
+    macro_rules! ints {
+        ($t:ty) => {
+            Tensor::from_vec(shape, narrow(v, |x| x as $t, |x| x as $t, |x| <$t>::from(x)))
+        };
+    }
+    match et {
+        E::F32 => Tensor::from_vec(shape, narrow(v, |x| x as f32, |x| x as f32, |x| f32::from(u8::from(x)))),
+        E::F64 => Tensor::from_vec(shape, narrow(v, |x| x, |x| x as f64, |x| f64::from(u8::from(x)))),
+        E::F16 => Tensor::from_vec(
+            shape,
+            narrow(v, f16::from_f64, |x| f16::from_f32(x as f32), |x| f16::from_f32(f32::from(u8::from(x)))),
+        ),
+        E::Bf16 => Tensor::from_vec(
+            shape,
+            narrow(v, bf16::from_f64, |x| bf16::from_f32(x as f32), |x| bf16::from_f32(f32::from(u8::from(x)))),
+        ),
+        E::I8 => ints!(i8),
+        E::I16 => ints!(i16),
+        E::I32 => ints!(i32),
+        E::I64 => ints!(i64),
+        E::U8 => ints!(u8),
+        E::U16 => ints!(u16),
+        E::U32 => ints!(u32),
+        E::U64 => ints!(u64),
+        E::Boolean => {
+            let bytes = narrow(v, |x| u8::from(x != 0.0), |x| u8::from(x != 0), u8::from);
+            Tensor::from_bytes(E::Boolean, shape, Bytes::from_pod_vec(bytes))
+        }
+        other => Err(not_evaluable(op, other)),
+    }
+}
+
+/// Stores `f64` results as the float type `et`.
+pub fn encode_f(op: &str, et: E, shape: Vec<usize>, v: Vec<f64>) -> Result<Tensor> {
+    encode(op, et, shape, &Vals::F(v))
+}
+
+/// A boolean tensor.
+pub fn encode_b(shape: Vec<usize>, v: &[bool]) -> Result<Tensor> {
+    Tensor::from_bools(shape, v)
+}
+
+/// An i64 tensor of `v`.
+pub fn i64_tensor(shape: Vec<usize>, v: Vec<i64>) -> Result<Tensor> {
+    Tensor::from_vec(shape, v)
+}
+
+/// Number of elements of a shape (saturating; callers check overflow through `Tensor`).
+pub fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+/// For every position of `shape` in row-major order, `sum(index[k] * strides[k])`.
+pub fn strided_offsets(shape: &[usize], strides: &[usize]) -> Vec<usize> {
+    let n = numel(shape);
+    let mut out = Vec::with_capacity(n);
+    if n == 0 {
+        return out;
+    }
+    let mut idx = vec![0usize; shape.len()];
+    let mut off = 0usize;
+    for _ in 0..n {
+        out.push(off);
+        for k in (0..shape.len()).rev() {
+            idx[k] += 1;
+            off += strides[k];
+            if idx[k] < shape[k] {
+                break;
+            }
+            off -= strides[k] * shape[k];
+            idx[k] = 0;
+        }
+    }
+    out
+}
+
+/// Numpy broadcast of two concrete shapes.
+pub fn broadcast_pair(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let r = a.len().max(b.len());
+    let get = |s: &[usize], i: usize| if i + s.len() >= r { s[i + s.len() - r] } else { 1 };
+    (0..r)
+        .map(|i| match (get(a, i), get(b, i)) {
+            (x, y) if x == y => Some(x),
+            (1, y) => Some(y),
+            (x, 1) => Some(x),
+            _ => None,
+        })
+        .collect()
+}
+
+/// For every element of `out` (row-major), the flat index of the element of a tensor of shape
+/// `input` that numpy broadcasting maps onto it.
+pub fn broadcast_map(input: &[usize], out: &[usize]) -> Result<Vec<usize>> {
+    if input.len() > out.len() {
+        return Err(crate::invalid!("cannot broadcast {input:?} to {out:?}"));
+    }
+    let off = out.len() - input.len();
+    let in_strides = strides_of(input);
+    let mut strides = vec![0usize; out.len()];
+    for (i, &d) in input.iter().enumerate() {
+        if d == out[off + i] {
+            strides[off + i] = in_strides[i];
+        } else if d != 1 {
+            return Err(crate::invalid!("cannot broadcast {input:?} to {out:?}"));
+        }
+    }
+    Ok(strided_offsets(out, &strides))
+}
+
+/// Bytes per element of a byte-sized type; `None` for packed, string and dynamic types.
+pub fn elem_size(et: E) -> Option<usize> {
+    et.is_byte_aligned().then(|| et.bit_width() / 8)
+}
+
+/// Bytes with 8-byte alignment, filled by `fill`.
+pub fn aligned_bytes(n: usize, fill: impl FnOnce(&mut [u8]) -> Result<()>) -> Result<Bytes> {
+    let mut words = vec![0u64; n.div_ceil(8)];
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+    fill(&mut bytes[..n])?;
+    Bytes::from_pod_vec(words).slice(0, n).ok_or_else(|| crate::invalid!("buffer sizing failed"))
+}
+
+fn out_of_range(i: usize, n: usize) -> GraphError {
+    crate::invalid!("element index {i} out of range for {n} elements")
+}
+
+/// Copies elements `idx` of `t` (flat indices) into a new tensor of `shape`.
+pub fn take(op: &str, t: &Tensor, shape: Vec<usize>, idx: &[usize]) -> Result<Tensor> {
+    take_multi(op, &[t], shape, &idx.iter().map(|&i| (0usize, i)).collect::<Vec<_>>())
+}
+
+/// Copies elements `(source, flat index)` from several tensors of one type into a new tensor.
+pub fn take_multi(op: &str, srcs: &[&Tensor], shape: Vec<usize>, picks: &[(usize, usize)]) -> Result<Tensor> {
+    let et = srcs.first().map(|t| t.element_type()).ok_or_else(|| crate::invalid!("no inputs"))?;
+    if srcs.iter().any(|t| t.element_type() != et) {
+        return Err(crate::invalid!("inputs of {op} have different element types"));
+    }
+    if et == E::String {
+        let strs = srcs.iter().map(|t| t.strings()).collect::<Result<Vec<_>>>()?;
+        let v = picks
+            .iter()
+            .map(|&(s, i)| {
+                let src = strs.get(s).ok_or_else(|| out_of_range(s, strs.len()))?;
+                src.get(i).cloned().ok_or_else(|| out_of_range(i, src.len()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        return Tensor::from_strings(shape, &v);
+    }
+    let size = elem_size(et).ok_or_else(|| not_evaluable(op, et))?;
+    let raws: Vec<&[u8]> = srcs.iter().map(|t| t.raw()).collect();
+    let bytes = aligned_bytes(picks.len() * size, |dst| {
+        for (k, &(s, i)) in picks.iter().enumerate() {
+            let raw = raws.get(s).ok_or_else(|| out_of_range(s, raws.len()))?;
+            let src = raw.get(i * size..(i + 1) * size).ok_or_else(|| out_of_range(i, raw.len() / size))?;
+            dst[k * size..(k + 1) * size].copy_from_slice(src);
+        }
+        Ok(())
+    })?;
+    Tensor::from_bytes(et, shape, bytes)
+}
+
+/// The concrete value of an integer input as `i64`s.
+pub fn ints(t: &Tensor) -> Result<Vec<i64>> {
+    t.to_i64_vec()
+}
+
+/// A non-negative integer as `usize`.
+pub fn to_usize(v: i64, what: &str) -> Result<usize> {
+    usize::try_from(v).map_err(|_| crate::invalid!("{what} must be non-negative, got {v}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_and_broadcast() {
+        assert_eq!(strided_offsets(&[2, 3], &[1, 2]), vec![0, 2, 4, 1, 3, 5]);
+        assert_eq!(broadcast_map(&[3, 1], &[2, 3, 2]).expect("ok"), vec![0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2]);
+        assert!(broadcast_map(&[3], &[2]).is_err());
+        assert_eq!(broadcast_pair(&[2, 1], &[3]), Some(vec![2, 3]));
+        assert_eq!(broadcast_pair(&[2], &[3]), None);
+        assert_eq!(strided_offsets(&[0, 3], &[3, 1]), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn convert_rules() {
+        let v = Vals::F(vec![-1.7, 2.9, 300.0, f64::NAN, -300.0]);
+        let t = encode("t", E::I8, vec![5], &v).expect("enc");
+        assert_eq!(&*t.values::<i8>().expect("i8"), &[-1, 2, 127, 0, -128]);
+        let t = encode("t", E::U8, vec![5], &v).expect("enc");
+        assert_eq!(t.raw(), &[0, 2, 255, 0, 0]);
+        let w = Vals::I(vec![-1, 256, 257]);
+        let t = encode("t", E::U8, vec![3], &w).expect("enc");
+        assert_eq!(t.raw(), &[255, 0, 1]);
+        let t = encode("t", E::U32, vec![3], &w).expect("enc");
+        assert_eq!(&*t.values::<u32>().expect("u32"), &[u32::MAX, 256, 257]);
+        let t = encode("t", E::Boolean, vec![5], &v).expect("enc");
+        assert_eq!(t.bools().expect("b"), vec![true, true, true, true, true]);
+    }
+
+    #[test]
+    fn take_copies_strings_and_bytes() {
+        let t = Tensor::from_vec(vec![3], vec![1i16, 2, 3]).expect("t");
+        let r = take("t", &t, vec![2], &[2, 0]).expect("take");
+        assert_eq!(&*r.values::<i16>().expect("i16"), &[3, 1]);
+        let s = Tensor::from_strings(vec![2], &["a".into(), "bc".into()]).expect("s");
+        let r = take("t", &s, vec![3], &[1, 1, 0]).expect("take");
+        assert_eq!(r.strings().expect("s"), vec!["bc", "bc", "a"]);
+        assert!(take("t", &t, vec![1], &[3]).is_err());
+    }
+}

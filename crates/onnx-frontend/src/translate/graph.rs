@@ -1,0 +1,348 @@
+//! Whole-graph translation: inputs, initializers, node order, naming, outputs.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::path::Path;
+
+use ir_graph::{Dim, ElementType, Model, OutputRef, PartialShape};
+
+use super::{Lookup, NodeContext, Registry, canonical_domain, display_name};
+use crate::ConvertOptions;
+use crate::error::FrontendError;
+use crate::load::{TensorLoader, element_type};
+use crate::proto::{
+    GraphProto, ModelProto, TensorProto, TypeProto, ValueInfoProto, tensor_shape_proto::dimension, type_proto,
+};
+
+/// Name of models read from a file, as OpenVINO's ONNX frontend names them.
+pub const MODEL_NAME: &str = "onnx_Frontend_IR";
+
+/// Where a value comes from before translation.
+enum Source<'g> {
+    Value(OutputRef),
+    Initializer(&'g TensorProto),
+}
+
+struct GraphBuilder<'g> {
+    model: Model,
+    values: HashMap<&'g str, Source<'g>>,
+    loader: &'g TensorLoader,
+}
+
+impl<'g> GraphBuilder<'g> {
+    /// The producer of a value, creating the Const of an initializer on first use.
+    fn value(&mut self, name: &'g str) -> Result<Option<OutputRef>, FrontendError> {
+        match self.values.get(name) {
+            None => Ok(None),
+            Some(Source::Value(o)) => Ok(Some(*o)),
+            Some(Source::Initializer(t)) => {
+                let tensor = self.loader.tensor(t, name)?;
+                let id = self.model.add_const(name, tensor)?;
+                let out = OutputRef::from(id);
+                self.model.port_mut(out)?.names.insert(name.to_string());
+                self.values.insert(name, Source::Value(out));
+                Ok(Some(out))
+            }
+        }
+    }
+}
+
+fn tensor_type(t: Option<&TypeProto>) -> Option<&type_proto::Tensor> {
+    match t?.value.as_ref()? {
+        type_proto::Value::TensorType(t) => Some(t),
+        _ => None,
+    }
+}
+
+/// Declared element type and shape of a graph input (missing dims and `dim_param` -> dynamic).
+fn declared(v: &ValueInfoProto) -> Result<(ElementType, PartialShape), String> {
+    let Some(t) = tensor_type(v.r#type.as_ref()) else {
+        if v.r#type.as_ref().is_some_and(|t| t.value.is_some()) {
+            return Err("only tensor inputs are supported (not sequences, maps or optionals)".into());
+        }
+        return Ok((ElementType::Dynamic, PartialShape::DynamicRank));
+    };
+    let et = match t.elem_type {
+        Some(e) => element_type(e)?,
+        None => ElementType::Dynamic,
+    };
+    let shape = match &t.shape {
+        None => PartialShape::DynamicRank,
+        Some(s) => PartialShape::Ranked(
+            s.dim
+                .iter()
+                .map(|d| match d.value {
+                    Some(dimension::Value::DimValue(n)) if n >= 0 => Dim::fixed(n as u64),
+                    _ => Dim::DYNAMIC,
+                })
+                .collect(),
+        ),
+    };
+    Ok((et, shape))
+}
+
+/// Orders nodes so every producer precedes its consumers (stable: keeps file order when valid).
+fn topological_nodes<'g>(
+    graph: &'g GraphProto,
+    outer: &HashSet<&'g str>,
+    invalid: &dyn Fn(String) -> FrontendError,
+) -> Result<Vec<usize>, FrontendError> {
+    let mut producer: HashMap<&str, usize> = HashMap::new();
+    for (i, n) in graph.node.iter().enumerate() {
+        for o in n.output.iter().filter(|o| !o.is_empty()) {
+            if outer.contains(o.as_str()) {
+                return Err(invalid(format!(
+                    "node '{}' produces '{o}', which is already a graph input or initializer",
+                    display_name(n)
+                )));
+            }
+            if let Some(&j) = producer.get(o.as_str()) {
+                return Err(invalid(format!(
+                    "tensor '{o}' is produced by two nodes: '{}' and '{}'",
+                    display_name(&graph.node[j]),
+                    display_name(n)
+                )));
+            }
+            producer.insert(o, i);
+        }
+    }
+    let n = graph.node.len();
+    let mut indegree = vec![0usize; n];
+    let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, node) in graph.node.iter().enumerate() {
+        for inp in node.input.iter().filter(|s| !s.is_empty()) {
+            match producer.get(inp.as_str()) {
+                Some(&p) => {
+                    indegree[i] += 1;
+                    users[p].push(i);
+                }
+                None if outer.contains(inp.as_str()) => {}
+                None => {
+                    return Err(invalid(format!(
+                        "input '{inp}' of node '{}' ({}) is not a graph input, an initializer or any node's output",
+                        display_name(node),
+                        node.op_type()
+                    )));
+                }
+            }
+        }
+    }
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..n).filter(|&i| indegree[i] == 0).map(Reverse).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(Reverse(i)) = ready.pop() {
+        order.push(i);
+        for &u in &users[i] {
+            indegree[u] -= 1;
+            if indegree[u] == 0 {
+                ready.push(Reverse(u));
+            }
+        }
+    }
+    if order.len() != n {
+        let stuck: Vec<String> = (0..n)
+            .filter(|&i| indegree[i] > 0)
+            .take(5)
+            .map(|i| format!("'{}'", display_name(&graph.node[i])))
+            .collect();
+        return Err(invalid(format!("the graph has a cycle through nodes {}", stuck.join(", "))));
+    }
+    Ok(order)
+}
+
+/// Translates a decoded model into an IR [`Model`] (no passes applied).
+pub(crate) fn translate_model(
+    proto: &ModelProto,
+    file: &Path,
+    loader: &TensorLoader,
+    options: &ConvertOptions,
+    registry: &Registry,
+) -> Result<Model, FrontendError> {
+    let invalid = |m: String| FrontendError::InvalidModel { file: file.to_path_buf(), message: m };
+    let graph = proto.graph.as_ref().ok_or_else(|| invalid("the model has no graph".into()))?;
+    if proto.opset_import.is_empty() {
+        return Err(invalid("the model has no opset import".into()));
+    }
+    let mut opsets: HashMap<&str, i64> = HashMap::new();
+    for o in &proto.opset_import {
+        opsets.insert(canonical_domain(o.domain()), o.version());
+    }
+    if !graph.sparse_initializer.is_empty() {
+        return Err(invalid("sparse initializers are not supported".into()));
+    }
+
+    let mut b = GraphBuilder { model: Model::new(MODEL_NAME), values: HashMap::new(), loader };
+    let mut outer: HashSet<&str> = HashSet::new();
+    for t in &graph.initializer {
+        if t.name().is_empty() {
+            return Err(invalid("an initializer has no name".into()));
+        }
+        if b.values.insert(t.name(), Source::Initializer(t)).is_some() {
+            return Err(invalid(format!("initializer '{}' is defined twice", t.name())));
+        }
+        outer.insert(t.name());
+    }
+
+    // Parameters: graph inputs that are not initializers (old models list every initializer).
+    let params: Vec<&ValueInfoProto> = graph.input.iter().filter(|v| !b.values.contains_key(v.name())).collect();
+    let mut overrides: HashMap<usize, PartialShape> = HashMap::new();
+    let mut positional = 0usize;
+    for (name, shape) in &options.input_shapes {
+        let idx = match name {
+            Some(n) => params.iter().position(|v| v.name() == n).ok_or_else(|| {
+                let names: Vec<&str> = params.iter().map(|v| v.name()).collect();
+                FrontendError::Option(format!("the model has no input '{n}' (inputs: {})", names.join(", ")))
+            })?,
+            None => {
+                let i = positional;
+                positional += 1;
+                if i >= params.len() {
+                    return Err(FrontendError::Option(format!(
+                        "{} input shapes given but the model has {} inputs",
+                        i + 1,
+                        params.len()
+                    )));
+                }
+                i
+            }
+        };
+        overrides.insert(idx, shape.clone());
+    }
+    for (i, v) in params.iter().enumerate() {
+        let name = v.name();
+        if name.is_empty() {
+            return Err(invalid("a graph input has no name".into()));
+        }
+        let (et, declared_shape) = declared(v).map_err(|m| invalid(format!("graph input '{name}': {m}")))?;
+        let shape = overrides.remove(&i).unwrap_or(declared_shape);
+        if b.values.contains_key(name) {
+            return Err(invalid(format!("graph input '{name}' is listed twice")));
+        }
+        let id = b.model.add_parameter(name, et, shape)?;
+        let out = OutputRef::from(id);
+        b.model.port_mut(out)?.names.insert(name.to_string());
+        b.values.insert(name, Source::Value(out));
+        outer.insert(name);
+    }
+
+    let order = topological_nodes(graph, &outer, &invalid)?;
+
+    // Which tensors are read (by a node or as a model output), to skip unused optional outputs.
+    let mut used: HashSet<&str> = graph.output.iter().map(|o| o.name()).collect();
+    for n in &graph.node {
+        used.extend(n.input.iter().map(String::as_str));
+    }
+
+    for &i in &order {
+        let node = &graph.node[i];
+        let domain = canonical_domain(node.domain());
+        let opset = *opsets.get(domain).ok_or_else(|| {
+            invalid(format!(
+                "node '{}' ({}) uses domain '{domain}', which the model does not import (missing opset import)",
+                display_name(node),
+                node.op_type()
+            ))
+        })?;
+        let translator = registry.find(domain, node.op_type(), opset).map_err(|l| FrontendError::UnsupportedOp {
+            op: node.op_type().to_string(),
+            domain: domain.to_string(),
+            opset,
+            node: display_name(node),
+            hint: match l {
+                Lookup::Unknown => String::new(),
+                Lookup::TooOld(v) => format!(" (the oldest supported version is {v})"),
+            },
+        })?;
+        let mut inputs = Vec::with_capacity(node.input.len());
+        for name in &node.input {
+            if name.is_empty() {
+                inputs.push(None);
+            } else {
+                let v = b.value(name)?.ok_or_else(|| invalid(format!("input '{name}' is undefined")))?;
+                inputs.push(Some(v));
+            }
+        }
+        let outputs_used: Vec<bool> = node.output.iter().map(|o| !o.is_empty() && used.contains(o.as_str())).collect();
+        let first_new = b.model.node_count();
+        let outs = {
+            let mut ctx = NodeContext::new(&mut b.model, node, inputs, outputs_used, opset, loader);
+            translator(&mut ctx)?
+        };
+        name_outputs(&mut b.model, node, &outs, first_new)?;
+        for (k, o) in node.output.iter().enumerate() {
+            if o.is_empty() {
+                continue;
+            }
+            match outs.get(k) {
+                Some(&out) => {
+                    b.values.insert(o, Source::Value(out));
+                }
+                None if used.contains(o.as_str()) => {
+                    return Err(FrontendError::Node {
+                        node: display_name(node),
+                        op: node.op_type().to_string(),
+                        domain: domain.to_string(),
+                        opset,
+                        message: format!("output {k} ('{o}') is used but this conversion does not produce it"),
+                    });
+                }
+                None => {}
+            }
+        }
+    }
+
+    // Results.
+    let declared_outputs: Vec<&str> = graph.output.iter().map(|o| o.name()).collect();
+    let selected: Vec<&str> = if options.outputs.is_empty() {
+        declared_outputs.clone()
+    } else {
+        options
+            .outputs
+            .iter()
+            .map(|o| {
+                declared_outputs.iter().find(|d| **d == o.as_str()).copied().ok_or_else(|| {
+                    FrontendError::Option(format!(
+                        "the model has no output '{o}' (outputs: {})",
+                        declared_outputs.join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    for name in selected {
+        let out = b.value(name)?.ok_or_else(|| invalid(format!("graph output '{name}' is never produced")))?;
+        b.model.add_result(&format!("{name}/sink_port_0"), out)?;
+    }
+    Ok(b.model)
+}
+
+/// Names the IR nodes a translator created and attaches ONNX tensor names to their ports.
+///
+/// Mirrors OpenVINO: a node producing an output gets the ONNX node's name (suffixed with the
+/// output name when outputs come from different nodes), or the output name when the ONNX node is
+/// unnamed. Nodes that existed before (pass-through translators like Identity) keep their name.
+fn name_outputs(
+    model: &mut Model,
+    node: &crate::proto::NodeProto,
+    outs: &[OutputRef],
+    first_new: usize,
+) -> Result<(), FrontendError> {
+    let common = outs.windows(2).all(|w| w[0].node == w[1].node);
+    for (k, (onnx_name, &out)) in node.output.iter().zip(outs).enumerate() {
+        let _ = k;
+        if onnx_name.is_empty() {
+            continue;
+        }
+        if out.node.0 as usize >= first_new {
+            let friendly = if node.name().is_empty() {
+                onnx_name.clone()
+            } else if common {
+                node.name().to_string()
+            } else {
+                format!("{}_{onnx_name}", node.name())
+            };
+            model.node_mut(out.node)?.name = friendly;
+        }
+        model.port_mut(out)?.names.insert(onnx_name.clone());
+    }
+    Ok(())
+}

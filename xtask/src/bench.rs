@@ -1,0 +1,126 @@
+//! `cargo xtask bench`: our CPU plugin against onnxruntime and OpenVINO, same models, same run.
+//!
+//! For each model and thread count the three engines are measured back to back (ours in
+//! process, the others through `xtask/py/bench_ref.py` in the pinned venv), and the table
+//! reports median latencies and the ratios ours/onnxruntime and ours/OpenVINO. The machine is
+//! shared and noisy, so only ratios from one run mean anything.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+/// Models the bench runs: the light CNNs shipped with onnx plus a BERT-base-sized encoder.
+const LIGHT: [&str; 6] = ["resnet50", "densenet121", "inception_v2", "shufflenet", "squeezenet", "vgg19"];
+
+/// Options of one bench run.
+pub struct BenchOptions {
+    /// Thread counts to measure.
+    pub threads: Vec<usize>,
+    /// Timed iterations per engine and setting.
+    pub iterations: usize,
+    /// Only models whose name contains this.
+    pub filter: Option<String>,
+}
+
+struct Row {
+    model: String,
+    threads: usize,
+    ours: f64,
+    ort: f64,
+    ov: f64,
+    ov_f32: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn bench_ours(model: &Path, threads: usize, iterations: usize) -> Result<f64> {
+    let m = onnx_frontend::convert_model(model, &onnx_frontend::ConvertOptions::default())
+        .with_context(|| format!("converting {}", model.display()))?;
+    let config = cpu_plugin::Config { inference_num_threads: Some(threads), ..cpu_plugin::Config::default() };
+    let compiled = cpu_plugin::compile_model(&m, &config)?;
+    let inputs = crate::random_inputs(&compiled)?;
+    let mut req = compiled.create_infer_request();
+    req.infer(&inputs)?;
+    let mut times = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let t = Instant::now();
+        req.infer(&inputs)?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(median(times))
+}
+
+fn bench_ref(py: &Path, script: &Path, engine: &str, model: &Path, threads: usize, iterations: usize) -> Result<f64> {
+    let out = Command::new(py)
+        .arg(script)
+        .arg(engine)
+        .arg(model)
+        .arg(threads.to_string())
+        .arg(iterations.to_string())
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    if !out.status.success() {
+        bail!("{engine} failed on {}: {}", model.display(), String::from_utf8_lossy(&out.stderr));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).context("bench_ref.py output")?;
+    v["median_ms"].as_f64().context("median_ms missing")
+}
+
+/// Runs the bench and prints the table.
+pub fn run(root: &Path, opts: &BenchOptions) -> Result<()> {
+    let py = crate::venv_python(root)?;
+    let script = root.join("xtask/py/bench_ref.py");
+    let light_dir = crate::onnx_package_dir(root)?.join("backend/test/data/light");
+    let mut models: Vec<(String, PathBuf)> =
+        LIGHT.iter().map(|n| (format!("light_{n}"), light_dir.join(format!("light_{n}.onnx")))).collect();
+    let bert = root.join("target/bench/bert_encoder.onnx");
+    if !bert.exists() {
+        std::fs::create_dir_all(root.join("target/bench"))?;
+        let status = Command::new(&py).arg(root.join("xtask/py/make_bert.py")).arg(&bert).status()?;
+        if !status.success() {
+            bail!("make_bert.py failed");
+        }
+    }
+    models.push(("bert_base_encoder".into(), bert));
+    let mut rows = Vec::new();
+    for (name, path) in &models {
+        if opts.filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+            continue;
+        }
+        for &t in &opts.threads {
+            let ours = bench_ours(path, t, opts.iterations)?;
+            let ort = bench_ref(&py, &script, "onnxruntime", path, t, opts.iterations)?;
+            let ov = bench_ref(&py, &script, "openvino", path, t, opts.iterations)?;
+            let ov_f32 = bench_ref(&py, &script, "openvino_f32", path, t, opts.iterations)?;
+            eprintln!(
+                "{name} {t}T: ours {ours:.2} ms, onnxruntime {ort:.2} ms, OpenVINO {ov:.2} ms (f32 {ov_f32:.2} ms)"
+            );
+            rows.push(Row { model: name.clone(), threads: t, ours, ort, ov, ov_f32 });
+        }
+    }
+    println!("OpenVINO runs in its default precision (bf16 where the CPU has AVX512_BF16/AMX); OV-f32 forces f32.");
+    println!(
+        "| model | threads | ours ms | onnxruntime ms | OpenVINO ms | OV-f32 ms | ours/ORT | ours/OV | ours/OV-f32 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            r.model,
+            r.threads,
+            r.ours,
+            r.ort,
+            r.ov,
+            r.ov_f32,
+            r.ours / r.ort,
+            r.ours / r.ov,
+            r.ours / r.ov_f32
+        );
+    }
+    Ok(())
+}
