@@ -37,12 +37,15 @@ impl PortInfo {
     }
 }
 
+/// Cache key of a shape-specialised plan: element type and shape of every input.
+type PlanKey = Vec<(ElementType, Vec<usize>)>;
+
 struct Inner {
     base: Model,
     inputs: Vec<PortInfo>,
     outputs: Vec<PortInfo>,
     static_plan: Option<Arc<Plan>>,
-    cache: Mutex<HashMap<Vec<Vec<usize>>, Arc<Plan>>>,
+    cache: Mutex<HashMap<PlanKey, Arc<Plan>>>,
     pool: Arc<ThreadPool>,
     threads: usize,
     hint: PerformanceHint,
@@ -166,17 +169,25 @@ impl CompiledModel {
         self.inner.static_plan.as_ref().map_or(0, |p| p.buffer_sizes.iter().sum())
     }
 
-    /// A new request with its own buffers; many can run concurrently.
+    /// A new request with its own buffers (allocated now for static shapes); many can run
+    /// concurrently.
     pub fn create_infer_request(&self) -> InferRequest {
-        InferRequest { inner: self.inner.clone(), state: None, profile: None, profile_runs: 0 }
+        let state = self.inner.static_plan.as_ref().map(|p| (p.clone(), State::new(p)));
+        InferRequest { inner: self.inner.clone(), state, profile: None, profile_runs: 0 }
     }
 
-    fn plan_for(&self, shapes: Vec<Vec<usize>>) -> Result<Arc<Plan>> {
+    fn plan_for(&self, inputs: &[Tensor]) -> Result<Arc<Plan>> {
         if let Some(p) = &self.inner.static_plan
-            && self.inner.inputs.iter().zip(&shapes).all(|(i, s)| i.shape.to_static().as_ref() == Some(s))
+            && self
+                .inner
+                .inputs
+                .iter()
+                .zip(inputs)
+                .all(|(i, t)| i.shape.to_static().as_deref() == Some(t.shape()) && i.element_type == t.element_type())
         {
             return Ok(p.clone());
         }
+        let shapes: PlanKey = inputs.iter().map(|t| (t.element_type(), t.shape().to_vec())).collect();
         let cache = self.inner.cache.lock().map_err(|_| PluginError::Config("plan cache poisoned".into()))?;
         if let Some(p) = cache.get(&shapes) {
             return Ok(p.clone());
@@ -206,6 +217,8 @@ pub struct ProfileEntry {
     pub total: std::time::Duration,
     /// Number of profiled inferences.
     pub count: usize,
+    /// Multiply-accumulates per inference for GEMM-shaped steps (conv, matmul), else 0.
+    pub macs: u64,
 }
 
 /// One inference context: owns the arena its plan needs, reused across calls.
@@ -227,7 +240,7 @@ impl InferRequest {
     pub fn infer(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         interp::check_inputs(&self.inner.base, inputs)?;
         let compiled = CompiledModel { inner: self.inner.clone() };
-        let plan = compiled.plan_for(inputs.iter().map(|t| t.shape().to_vec()).collect())?;
+        let plan = compiled.plan_for(inputs)?;
         let mut state = match self.state.take() {
             Some((p, s)) if Arc::ptr_eq(&p, &plan) => s,
             _ => State::new(&plan),
@@ -242,6 +255,10 @@ impl InferRequest {
             self.profile_runs += 1;
         }
         let r = match self.inner.hint {
+            // One thread: run on the caller and skip the hand-off to the pool.
+            PerformanceHint::Latency if self.inner.threads == 1 => {
+                run_plan(&plan, &mut state, inputs, None, times.as_deref_mut())
+            }
             PerformanceHint::Latency => {
                 let pool = self.inner.pool.clone();
                 pool.install(|| run_plan(&plan, &mut state, inputs, Some(&pool), times.as_deref_mut()))
@@ -271,6 +288,7 @@ impl InferRequest {
                 exec_type: s.exec_type(),
                 total: t,
                 count: self.profile_runs,
+                macs: s.macs(),
             })
             .collect()
     }

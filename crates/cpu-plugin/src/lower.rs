@@ -115,17 +115,18 @@ pub(crate) fn prepare(model: &Model) -> Result<Model> {
     Ok(m.compacted()?)
 }
 
-/// `base` with every Parameter fixed to the given concrete shape, re-inferred and re-folded.
-pub(crate) fn specialize(base: &Model, shapes: &[Vec<usize>]) -> Result<Model> {
+/// `base` with every Parameter fixed to the given concrete type and shape, re-inferred and
+/// re-folded.
+pub(crate) fn specialize(base: &Model, shapes: &[(ElementType, Vec<usize>)]) -> Result<Model> {
     let mut m = base.clone();
     let params = m.parameters().to_vec();
     if params.len() != shapes.len() {
         return Err(PluginError::Input(format!("the model has {} inputs, got {} shapes", params.len(), shapes.len())));
     }
-    for (&p, s) in params.iter().zip(shapes) {
+    for (&p, (et, s)) in params.iter().zip(shapes) {
         let node = m.node_mut(p)?;
         if let Op::Parameter(Parameter { element_type, .. }) = &node.op {
-            let et = *element_type;
+            let et = if *element_type == ElementType::Dynamic { *et } else { *element_type };
             node.op = Op::Parameter(Parameter { shape: PartialShape::fixed(s), element_type: et });
         }
     }

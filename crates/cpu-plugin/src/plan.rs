@@ -37,6 +37,8 @@ pub(crate) struct Value {
     pub shape: Option<Vec<usize>>,
     /// Storage.
     pub storage: Storage,
+    /// Read by a fast kernel: a fallback producing it must match the inferred type and shape.
+    pub strict: bool,
 }
 
 impl Value {
@@ -123,6 +125,13 @@ impl Plan {
             .collect::<Result<Vec<_>>>()?;
         let Builder { values, steps, .. } = b;
         let mut plan = Plan { values, steps, inputs, outputs, buffer_sizes: Vec::new(), free_after: Vec::new() };
+        for s in &plan.steps {
+            if !matches!(s.kind, Kind::Fallback(_)) {
+                for &v in &s.inputs {
+                    plan.values[v].strict = true;
+                }
+            }
+        }
         plan.assign_buffers();
         Ok(plan)
     }
@@ -164,13 +173,30 @@ impl Plan {
         let mut free: Vec<usize> = Vec::new();
         let mut sizes: Vec<usize> = Vec::new();
         let mut buf_of: HashMap<ValueId, usize> = HashMap::new();
-        let mut frees_at: Vec<Vec<ValueId>> = vec![Vec::new(); nsteps + 1];
-        for (r, lu) in root_last.iter().enumerate() {
-            if let Some(lu) = lu {
-                frees_at[(*lu).min(nsteps)].push(r);
+        for i in 0..nsteps {
+            // In place: the output takes over a same-sized input buffer that dies here.
+            if let Some(k) = self.steps[i].inplace_candidate() {
+                let inputs = &self.steps[i].inputs;
+                let o = self.steps[i].outputs[0];
+                let cand = root(inputs[k], &self.values);
+                let shared = inputs.iter().enumerate().any(|(j, &v)| j != k && root(v, &self.values) == cand);
+                let same_size = self.values[inputs[k]].numel() == self.values[o].numel();
+                if let Some(r) = cand
+                    && root_last[r] == Some(i)
+                    && !shared
+                    && same_size
+                    && root(o, &self.values) == Some(o)
+                {
+                    for v in &mut self.values {
+                        if matches!(v.storage, Storage::Buffer(x) if x == o) {
+                            v.storage = Storage::Buffer(r);
+                        }
+                    }
+                    root_last[r] = root_last[o];
+                    root_last[o] = None;
+                    self.steps[i].inplace = Some(k);
+                }
             }
-        }
-        for (i, frees) in frees_at.iter().enumerate().take(nsteps) {
             for &o in &self.steps[i].outputs {
                 if root(o, &self.values) != Some(o) {
                     continue;
@@ -194,8 +220,17 @@ impl Plan {
                 sizes[b] = sizes[b].max(need);
                 buf_of.insert(o, b);
             }
-            for r in frees {
-                if let Some(&b) = buf_of.get(r) {
+            // Free the buffers whose last reader (or, if unread, producer) is this step.
+            let touched: HashSet<ValueId> = self.steps[i]
+                .inputs
+                .iter()
+                .chain(&self.steps[i].outputs)
+                .filter_map(|&v| root(v, &self.values))
+                .collect();
+            for r in touched {
+                if root_last[r] == Some(i)
+                    && let Some(&b) = buf_of.get(&r)
+                {
                     free.push(b);
                 }
             }
@@ -284,7 +319,7 @@ impl<'m> Builder<'m> {
     fn new_value(&mut self, out: OutputRef, storage: Storage) -> Result<ValueId> {
         let port = self.m.port(out)?;
         let id = self.values.len();
-        self.values.push(Value { et: port.element_type, shape: port.shape.to_static(), storage });
+        self.values.push(Value { et: port.element_type, shape: port.shape.to_static(), storage, strict: false });
         self.vmap.insert(out, id);
         Ok(id)
     }
@@ -327,7 +362,7 @@ impl<'m> Builder<'m> {
             name.push(',');
             name.push_str(n);
         }
-        self.steps.push(Step { kind, inputs, outputs, op, name });
+        self.steps.push(Step { kind, inputs, outputs, op, name, inplace: None });
     }
 
     /// Follows per-channel Add/Subtract/Multiply/Divide/BatchNorm and a final ReLU/Clamp
@@ -436,6 +471,9 @@ impl<'m> Builder<'m> {
     fn try_fast(&mut self, id: NodeId) -> Result<bool> {
         let node = self.m.node(id)?;
         let out0 = OutputRef::new(id, 0);
+        if node.inputs.is_empty() || node.outputs.is_empty() {
+            return Ok(false);
+        }
         let Some(out_shape) = self.f32_shape(out0) else {
             return self.try_view(id);
         };

@@ -69,6 +69,8 @@ pub(crate) struct Step {
     pub op: &'static str,
     /// Friendly name(s) of the original node(s), for errors.
     pub name: String,
+    /// Input whose arena buffer the output reuses (set by the buffer planner).
+    pub inplace: Option<usize>,
 }
 
 /// Per-request memory: arena buffers and dynamically produced tensors.
@@ -147,6 +149,27 @@ pub(crate) fn read_tensor(plan: &Plan, state: &State, v: ValueId) -> Result<Tens
 }
 
 impl Step {
+    /// Index of the input this step could overwrite with its output, if it supports that.
+    pub(crate) fn inplace_candidate(&self) -> Option<usize> {
+        match &self.kind {
+            Kind::Unary(_) | Kind::ChannelAffine { .. } => Some(0),
+            Kind::Binary { a_shape, b_shape, .. } if a_shape == b_shape => Some(0),
+            _ => None,
+        }
+    }
+
+    /// Multiply-accumulates of one run for GEMM-shaped steps (0 for the rest).
+    pub(crate) fn macs(&self) -> u64 {
+        match &self.kind {
+            Kind::Conv { params: p, .. } => {
+                (p.n * p.c_out * p.out_h() * p.out_w() * (p.c_in / p.groups.max(1)) * p.kh * p.kw) as u64
+            }
+            Kind::FullyConnected { m, packed, .. } => (m * packed.k() * packed.n()) as u64,
+            Kind::MatMul { m, k, n, batches, .. } => (m * k * n * batches.len()) as u64,
+            _ => 0,
+        }
+    }
+
     /// Short name of the kernel this step runs (`fallback:<Op>` for the reference evaluator).
     pub(crate) fn exec_type(&self) -> String {
         match &self.kind {
@@ -195,6 +218,8 @@ impl Step {
         let mut out = std::mem::take(&mut state.bufs[b]);
         let r = if out.len() < n {
             Err(self.err(format!("arena buffer holds {} elements, need {n}", out.len())))
+        } else if let Some(k) = self.inplace {
+            self.run_inplace(k, plan, &state.bufs, &state.dyns, &mut out[..n])
         } else {
             self.run_fast(plan, &state.bufs, &state.dyns, &mut out[..n], pool)
         };
@@ -278,6 +303,50 @@ impl Step {
         Ok(())
     }
 
+    /// Runs a step whose input `k` already sits in `out` (same buffer).
+    fn run_inplace(
+        &self,
+        k: usize,
+        plan: &Plan,
+        bufs: &[Vec<f32>],
+        dyns: &[Option<Tensor>],
+        out: &mut [f32],
+    ) -> Result<()> {
+        match &self.kind {
+            Kind::Unary(Unary::Kernel(op)) => elementwise::unary_inplace(*op, out),
+            Kind::Unary(Unary::Clamp(lo, hi)) => clamp_slice(out, *lo, *hi),
+            Kind::ChannelAffine { c, inner, scale, shift, act } => {
+                let block = (c * inner).max(1);
+                for yo in out.chunks_exact_mut(block) {
+                    for ch in 0..*c {
+                        let s = scale.as_ref().map_or(1.0, |v| v[ch]);
+                        let t = shift.as_ref().map_or(0.0, |v| v[ch]);
+                        for y in &mut yo[ch * inner..(ch + 1) * inner] {
+                            *y = *y * s + t;
+                        }
+                    }
+                }
+                apply_act(*act, out);
+            }
+            Kind::Binary { op, act, .. } => {
+                let &other = self.inputs.get(1 - k.min(1)).ok_or_else(|| self.err("missing input"))?;
+                let b = read(plan, bufs, dyns, other)?;
+                let b = b.get(..out.len()).ok_or_else(|| self.err("operand shorter than output"))?;
+                match (op, k) {
+                    (BinaryOp::Add, _) => elementwise::add_into(out, b),
+                    (BinaryOp::Mul, _) => out.iter_mut().zip(b).for_each(|(y, &x)| *y *= x),
+                    (BinaryOp::Sub, 0) => out.iter_mut().zip(b).for_each(|(y, &x)| *y -= x),
+                    (BinaryOp::Sub, _) => out.iter_mut().zip(b).for_each(|(y, &x)| *y = x - *y),
+                    (BinaryOp::Div, 0) => out.iter_mut().zip(b).for_each(|(y, &x)| *y /= x),
+                    (BinaryOp::Div, _) => out.iter_mut().zip(b).for_each(|(y, &x)| *y = x / *y),
+                }
+                apply_act(*act, out);
+            }
+            _ => return Err(self.err("step cannot run in place")),
+        }
+        Ok(())
+    }
+
     fn run_fallback(&self, op: &Op, plan: &Plan, state: &mut State) -> Result<()> {
         let ins = self.inputs.iter().map(|&v| read_tensor(plan, state, v)).collect::<Result<Vec<_>>>()?;
         let outs = op.evaluate(&ins).map_err(|e| self.err(e))?;
@@ -286,6 +355,10 @@ impl Step {
         }
         for (&v, t) in self.outputs.iter().zip(outs) {
             let info = &plan.values[v];
+            if !info.strict {
+                state.dyns[v] = Some(t);
+                continue;
+            }
             if info.et != ElementType::Dynamic && t.element_type() != info.et {
                 return Err(self.err(format!("produced {} but {} was inferred", t.element_type(), info.et)));
             }

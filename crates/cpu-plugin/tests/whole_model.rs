@@ -7,20 +7,11 @@ use cpu_plugin::{Config, PerformanceHint, compile_model, reference_infer};
 use ir_graph::ops::*;
 use ir_graph::{Dim, ElementType, Model, Op, OutputRef, PartialShape, Tensor};
 
-fn conv(
-    m: &mut Model,
-    name: &str,
-    x: OutputRef,
-    cin: usize,
-    cout: usize,
-    k: usize,
-    stride: usize,
-    seed: u64,
-) -> OutputRef {
+fn conv(m: &mut Model, name: &str, x: OutputRef, cin: usize, cout: usize, k: usize, seed: u64) -> OutputRef {
     let w = rand_const(m, &format!("{name}/w"), &[cout, cin, k, k], seed);
     let p = (k / 2) as i64;
     let op = Convolution {
-        strides: vec![stride as i64; 2],
+        strides: vec![1, 1],
         dilations: vec![1, 1],
         pads_begin: vec![p, p],
         pads_end: vec![p, p],
@@ -39,7 +30,7 @@ fn small_cnn(batch: Dim) -> Model {
         .add_parameter("x", ElementType::F32, PartialShape::Ranked(vec![batch, 3.into(), 16.into(), 16.into()]))
         .expect("param")
         .into();
-    let c1 = conv(&mut m, "c1", x, 3, 8, 3, 1, 10);
+    let c1 = conv(&mut m, "c1", x, 3, 8, 3, 10);
     let pool = MaxPool8 {
         strides: vec![2, 2],
         dilations: vec![1, 1],
@@ -52,8 +43,8 @@ fn small_cnn(batch: Dim) -> Model {
         axis: 0,
     };
     let p1: OutputRef = m.add_node(pool, "pool1", &[c1]).expect("pool").into();
-    let c2 = conv(&mut m, "c2", p1, 8, 8, 3, 1, 20);
-    let c3 = conv(&mut m, "c3", c2, 8, 8, 1, 1, 30);
+    let c2 = conv(&mut m, "c2", p1, 8, 8, 3, 20);
+    let c3 = conv(&mut m, "c3", c2, 8, 8, 1, 30);
     let res = m.add_node(Add::default(), "residual", &[c3, p1]).expect("res");
     let res = m.add_node(Relu {}, "residual/relu", &[res.into()]).expect("relu");
     let gap = AvgPool {
@@ -148,8 +139,34 @@ fn static_model_with_other_shape_is_rejected() {
 
 #[test]
 fn buffers_are_reused_by_lifetime() {
-    // A chain of 6 same-sized element-wise steps needs only two arena buffers.
+    // Six same-sized convs ping-pong between two arena buffers; nothing after them needs more.
     let mut m = Model::new("chain");
+    let mut x = param(&mut m, "x", &[1, 4, 16, 16]);
+    for i in 0..6 {
+        let w = rand_const(&mut m, &format!("w{i}"), &[4, 4, 1, 1], i);
+        let conv = Convolution {
+            strides: vec![1, 1],
+            dilations: vec![1, 1],
+            pads_begin: vec![0, 0],
+            pads_end: vec![0, 0],
+            auto_pad: PadType::Explicit,
+        };
+        x = m.add_node(conv, &format!("conv{i}"), &[x, w]).expect("conv").into();
+    }
+    let skip = x;
+    for i in 0..4 {
+        let op: Op = if i % 2 == 0 { Sigmoid {}.into() } else { Tanh {}.into() };
+        x = m.add_node(op, &format!("act{i}"), &[x]).expect("act").into();
+    }
+    let y = m.add_node(Add::default(), "residual", &[x, skip]).expect("add");
+    result(&mut m, y);
+    let compiled = compile_model(&m, &Config::default()).expect("compile");
+    // The skip (conv5's output) stays alive; act0 takes conv4's freed buffer, the later
+    // activations and the residual add run in place on it.
+    assert_eq!(compiled.arena_size(), 2 * 4 * 16 * 16);
+    check_against_reference(&m, &[rand_tensor(&[1, 4, 16, 16], 3)]);
+
+    let mut m = Model::new("acts");
     let mut x = param(&mut m, "x", &[1, 4, 32, 32]);
     for i in 0..6 {
         let op: Op = if i % 2 == 0 { Sigmoid {}.into() } else { Tanh {}.into() };
@@ -157,7 +174,7 @@ fn buffers_are_reused_by_lifetime() {
     }
     result(&mut m, x);
     let compiled = compile_model(&m, &Config::default()).expect("compile");
-    assert_eq!(compiled.arena_size(), 2 * 4 * 32 * 32);
+    assert_eq!(compiled.arena_size(), 4 * 32 * 32);
     check_against_reference(&m, &[rand_tensor(&[1, 4, 32, 32], 3)]);
 }
 
@@ -206,4 +223,31 @@ fn unsupported_ops_fall_back_to_the_reference() {
     let s = check_against_reference(&m, &[rand_tensor(&[2, 3, 4], 1)]);
     assert!(has_fallback(&s), "{s:?}");
     assert!(s.iter().any(|(k, _)| k == "Activation"), "{s:?}");
+}
+
+#[test]
+fn in_place_binary_ops_match_reference() {
+    for op in 0..4 {
+        let mut m = Model::new("inplace");
+        let x = param(&mut m, "x", &[1, 3, 5, 5]);
+        let y = param(&mut m, "y", &[1, 3, 5, 5]);
+        let t = m.add_node(Tanh {}, "t", &[x]).expect("tanh");
+        let r = match op {
+            0 => m.add_node(Add::default(), "op", &[t.into(), y]),
+            1 => m.add_node(Subtract::default(), "op", &[t.into(), y]),
+            2 => m.add_node(Multiply::default(), "op", &[t.into(), y]),
+            _ => m.add_node(Divide::default(), "op", &[t.into(), y]),
+        }
+        .expect("binary");
+        let c = m.add_node(Clamp { min: -0.5, max: 0.5 }, "clamp", &[r.into()]).expect("clamp");
+        result(&mut m, c);
+        let yv: Vec<f32> = rand_vec(75, 4).into_iter().map(|v| v + 2.0).collect();
+        let s = check_against_reference(
+            &m,
+            &[rand_tensor(&[1, 3, 5, 5], 1), Tensor::from_vec(vec![1, 3, 5, 5], yv).expect("y")],
+        );
+        assert!(!has_fallback(&s), "{s:?}");
+        let compiled = compile_model(&m, &Config::default()).expect("compile");
+        assert_eq!(compiled.arena_size(), 75, "op {op} should run in place");
+    }
 }

@@ -14,6 +14,8 @@
 //! assert_eq!(m.port(r.into()).unwrap().shape, PartialShape::fixed(&[1, 4]));
 //! ```
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod attrs;
 pub mod element;
 pub mod error;

@@ -18,6 +18,9 @@
 //! assert_eq!(back.node_count(), 3);
 //! ```
 
+#![warn(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 mod error;
 mod fp16;
 mod reader;
@@ -29,7 +32,7 @@ mod xml;
 mod tests;
 
 pub use error::SerializeError;
-pub use reader::{MappedFile, read_model, read_model_from};
+pub use reader::{MAX_OPSET, MappedFile, read_model, read_model_from};
 pub use writer::{save_model, serialize};
 
 /// How [`save_model`] writes a model.

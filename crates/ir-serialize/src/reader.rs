@@ -11,6 +11,10 @@ use ir_graph::{ByteOwner, Bytes, ElementType, Model, NodeId, Op, OutputRef, RtAt
 use crate::error::SerializeError;
 use crate::xml::{self, Element};
 
+/// The newest OpenVINO opset (OpenVINO 2026.4 defines opset1..opset17). A layer stamped with a
+/// newer one may mean something this reader has never seen, so it is refused.
+pub const MAX_OPSET: u32 = 17;
+
 /// A read-only memory map of a weights file, shared by every constant that points into it.
 pub struct MappedFile {
     map: memmap2::Mmap,
@@ -170,6 +174,12 @@ fn build(root: &Element, bin: Bytes, path: &Path, bin_path: &Path) -> Result<Mod
                     if ElementType::from_ir_name(prec).is_none() {
                         return Err(cx.layer_el(el, format!("port {pid} has unknown precision '{prec}'")));
                     }
+                    // Port shapes are re-inferred, but a malformed one means a broken file.
+                    for d in p.all("dim") {
+                        if ir_graph::PartialShape::parse(&d.text).ok().and_then(|s| s.rank()) != Some(1) {
+                            return Err(cx.layer_el(el, format!("port {pid} has a malformed dimension '{}'", d.text)));
+                        }
+                    }
                     list.push(pid);
                 }
             }
@@ -264,7 +274,7 @@ fn build(root: &Element, bin: Bytes, path: &Path, bin_path: &Path) -> Result<Mod
                 type_name: l.type_name.clone(),
                 version: l.version.clone(),
             };
-            if parse_opset(&l.version).is_none() {
+            if parse_opset(&l.version).is_none_or(|v| v > MAX_OPSET) {
                 return Err(unsupported());
             }
             match Op::from_ir(&l.type_name, &l.version, &attrs) {
@@ -324,7 +334,11 @@ fn build(root: &Element, bin: Bytes, path: &Path, bin_path: &Path) -> Result<Mod
         (0..layers.len()).filter(|&i| layers[i].type_name == t).filter_map(|i| node_of[i]).collect()
     };
     model.set_parameters(in_file_order("Parameter")).map_err(|e| cx.format(e.to_string()))?;
-    model.set_results(in_file_order("Result")).map_err(|e| cx.format(e.to_string()))?;
+    let results = in_file_order("Result");
+    if results.is_empty() {
+        return Err(cx.format("the IR has no Result layer, so the model has no outputs"));
+    }
+    model.set_results(results).map_err(|e| cx.format(e.to_string()))?;
 
     if let Some(rt) = root.first("rt_info") {
         model.rt_info = rt.children.iter().map(read_model_rt).collect();

@@ -41,6 +41,14 @@ pub fn save_model(model: &Model, xml_path: &Path, options: &SaveOptions) -> Resu
         f.write_all(xml.as_bytes()).map_err(|e| SerializeError::io(xml_path, e))?;
         f.sync_all().map_err(|e| SerializeError::io(xml_path, e))?;
     }
+    // Temporaries are created 0600; the IR should get ordinary file permissions.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for (f, p) in [(bin_tmp.as_file(), &bin_path), (xml_tmp.as_file(), &xml_path.to_path_buf())] {
+            f.set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(|e| SerializeError::io(p, e))?;
+        }
+    }
     // The .bin goes first: a reader that sees the new .xml must find the matching weights.
     bin_tmp.persist(&bin_path).map_err(|e| SerializeError::io(&bin_path, e.error))?;
     if let Err(e) = xml_tmp.persist(xml_path) {

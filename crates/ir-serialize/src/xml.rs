@@ -1,5 +1,7 @@
 //! A minimal XML element tree: written exactly the way pugixml formats IR, parsed with quick-xml.
 
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -116,6 +118,11 @@ pub(crate) fn is_xml_name(s: &str) -> bool {
         && !s.to_ascii_lowercase().starts_with("xml")
 }
 
+/// Deepest element nesting accepted. Real IR nests a handful of levels (sub-graph bodies of
+/// `Loop`/`If` add a few per level); the limit keeps recursive walks of the tree (and its drop)
+/// far from the stack's end on hostile input.
+pub(crate) const MAX_DEPTH: usize = 256;
+
 /// Parses a document into its root element. DTDs are rejected and no entity other than the
 /// five predefined ones and character references is ever expanded.
 pub(crate) fn parse(text: &str, path: &Path) -> Result<Element, SerializeError> {
@@ -136,6 +143,9 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Element, SerializeError> 
         match event {
             Event::Start(e) => {
                 let el = start_element(&e).map_err(|m| err(&reader, m))?;
+                if stack.len() >= MAX_DEPTH {
+                    return Err(err(&reader, format!("elements are nested more than {MAX_DEPTH} levels deep")));
+                }
                 stack.push(el);
             }
             Event::Empty(e) => {
@@ -252,6 +262,15 @@ mod tests {
         assert!(parse(doc, Path::new("x.xml")).is_err());
         let doc = "<net name=\"&x;\"/>";
         assert!(parse(doc, Path::new("x.xml")).is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let doc = format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000));
+        let e = parse(&doc, Path::new("x.xml")).expect_err("too deep").to_string();
+        assert!(e.contains("nested more than"), "{e}");
+        let ok = format!("{}{}", "<a>".repeat(MAX_DEPTH), "</a>".repeat(MAX_DEPTH));
+        assert!(parse(&ok, Path::new("x.xml")).is_ok());
     }
 
     #[test]

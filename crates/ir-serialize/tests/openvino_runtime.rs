@@ -72,7 +72,7 @@ fn openvino_loads_our_ir_and_computes_correct_numbers() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let x = [1.0f32, -2.0, 0.5, 3.0];
     let want = expected(&x);
-    assert!(want.iter().any(|&v| v > 0.0) && want.iter().any(|&v| v == 0.0), "test input should exercise ReLU");
+    assert!(want.iter().any(|&v| v > 0.0) && want.contains(&0.0), "test input should exercise ReLU");
     for compress in [false, true] {
         let xml = tmp.path().join(format!("fc_{compress}.xml"));
         save_model(&model(), &xml, &SaveOptions { compress_to_fp16: compress }).expect("save");

@@ -26,6 +26,7 @@
 //! ```
 
 #![warn(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use std::path::Path;
 
@@ -35,6 +36,7 @@ pub mod error;
 pub mod load;
 pub mod proto;
 pub mod translate;
+pub mod validate;
 
 #[cfg(test)]
 mod test_support;
@@ -52,6 +54,24 @@ pub struct ConvertOptions {
     pub input_shapes: Vec<(Option<String>, PartialShape)>,
     /// When not empty, only these model outputs are kept (in this order).
     pub outputs: Vec<String>,
+    /// Largest tensor (bytes) constant folding may create; bigger results keep the op that
+    /// computes them. `None` means [`DEFAULT_FOLD_LIMIT_BYTES`].
+    pub fold_limit_bytes: Option<usize>,
+}
+
+/// Default of [`ConvertOptions::fold_limit_bytes`]: 1 GiB, above the largest weights real
+/// models generate with folded ops (VGG-19's 400 MB `ConstantOfShape` weights in the ONNX
+/// light models), and low enough that a hostile declared shape (e.g. `ConstantOfShape` of
+/// 10^12 elements) cannot make the converter allocate it.
+pub const DEFAULT_FOLD_LIMIT_BYTES: usize = 1 << 30;
+
+impl ConvertOptions {
+    fn passes(&self, model: &mut Model) -> Result<(), FrontendError> {
+        let fold =
+            ir_graph::passes::ConstantFolding { max_bytes: self.fold_limit_bytes.unwrap_or(DEFAULT_FOLD_LIMIT_BYTES) };
+        ir_graph::passes::standard_pipeline_with(model, &fold)?;
+        Ok(())
+    }
 }
 
 /// One translatable ONNX op: domain, op type and the `since_version`s with a translator.
@@ -72,6 +92,7 @@ pub fn read_onnx(path: &Path) -> Result<Model, FrontendError> {
 
 fn read_with(path: &Path, options: &ConvertOptions) -> Result<Model, FrontendError> {
     let file = load::load(path)?;
+    validate::check_model(&file.proto, path)?;
     let loader = load::TensorLoader::new(Some(file.dir.clone()));
     translate::graph::translate_model(&file.proto, path, &loader, options, Registry::standard())
 }
@@ -80,7 +101,22 @@ fn read_with(path: &Path, options: &ConvertOptions) -> Result<Model, FrontendErr
 /// (like `ovc` / `openvino.convert_model`).
 pub fn convert_model(path: &Path, options: &ConvertOptions) -> Result<Model, FrontendError> {
     let mut model = read_with(path, options)?;
-    ir_graph::passes::standard_pipeline(&mut model)?;
+    options.passes(&mut model)?;
+    Ok(model)
+}
+
+/// [`convert_model`] for a model held in memory (e.g. received over a network, or a fuzzer's
+/// input). External data cannot be resolved without a folder, so tensors stored externally
+/// are an error; `name` stands for the file in messages.
+pub fn convert_model_from_bytes(bytes: &[u8], name: &str, options: &ConvertOptions) -> Result<Model, FrontendError> {
+    use prost::Message;
+    let path = Path::new(name);
+    let proto = proto::ModelProto::decode(bytes)
+        .map_err(|e| FrontendError::Decode { file: path.to_path_buf(), message: e.to_string() })?;
+    validate::check_model(&proto, path)?;
+    let loader = load::TensorLoader::new(None);
+    let mut model = translate::graph::translate_model(&proto, path, &loader, options, Registry::standard())?;
+    options.passes(&mut model)?;
     Ok(model)
 }
 

@@ -11,6 +11,8 @@
 //! those maps. Absolute paths, `..` components, symlinks leaving the folder, ranges past the end
 //! of the file and payloads whose size does not match the tensor's shape are refused.
 
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
@@ -204,7 +206,7 @@ impl TensorLoader {
             let values: Vec<String> = t.string_data.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect();
             return Tensor::from_strings(shape, &values).map_err(|e| bad(e.to_string()));
         }
-        finish(typed_payload(t, et, numel).map_err(bad)?)
+        finish(typed_payload(t, et).map_err(bad)?)
     }
 
     fn external(
@@ -308,13 +310,12 @@ impl TensorLoader {
             return Err(err(&full, format!("offset {offset} is past the end of the file ({file_len} bytes)")));
         }
         let length = length.unwrap_or(file_len - offset);
-        let end = offset.checked_add(length).filter(|&e| e <= file_len).ok_or_else(|| {
+        offset.checked_add(length).filter(|&e| e <= file_len).ok_or_else(|| {
             err(
                 &full,
                 format!("range offset {offset} + length {length} is past the end of the file ({file_len} bytes)"),
             )
         })?;
-        let _ = end;
         if length != expected as u64 {
             return Err(err(
                 &full,
@@ -329,7 +330,7 @@ impl TensorLoader {
 }
 
 /// Copies a tensor's typed field (`float_data`, `int32_data`, ...) into an owned buffer.
-fn typed_payload(t: &TensorProto, et: ElementType, numel: usize) -> Result<Bytes, String> {
+fn typed_payload(t: &TensorProto, et: ElementType) -> Result<Bytes, String> {
     use ElementType as E;
     let narrow = |f: fn(i32) -> Option<Vec<u8>>| -> Result<Vec<u8>, String> {
         let mut out = Vec::with_capacity(t.int32_data.len() * 2);
@@ -379,6 +380,5 @@ fn typed_payload(t: &TensorProto, et: ElementType, numel: usize) -> Result<Bytes
         }
         other => return Err(format!("typed data of {other} tensors is not supported")),
     };
-    let _ = numel;
     Ok(Bytes::from_pod_vec(bytes))
 }

@@ -5,13 +5,15 @@
 //! [--output NAMES] [--verbose] [--version]` exits 0 on success, 1 when the conversion fails
 //! (one `[ ERROR ]` paragraph on stderr) and 2 on a usage error.
 
+#![warn(missing_docs)]
+
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Parser;
-use ir_graph::{Dim, Model, PartialShape, RtValue};
+use ir_graph::{Model, PartialShape, RtValue};
 
 /// Version string written to `--version` and to the IR's `Runtime_version`.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-ovc-rs");
@@ -30,6 +32,46 @@ pub fn read_any_model(path: &Path) -> anyhow::Result<Model> {
             .with_context(|| format!("converting {}", path.display()))
     } else {
         ir_serialize::read_model(path).with_context(|| format!("reading IR {}", path.display()))
+    }
+}
+
+/// Entry points shared by the fuzz targets (`fuzz/`) and the tests that replay their corpora.
+#[doc(hidden)]
+pub mod fuzzing {
+    use ir_graph::{Bytes, Model};
+
+    /// Splits an `ir_read` fuzz input: 4-byte little-endian XML length, XML text, weights.
+    /// `None` when the input is too short or the XML is not UTF-8.
+    pub fn split_ir_input(data: &[u8]) -> Option<(&str, &[u8])> {
+        let (len, rest) = data.split_first_chunk::<4>()?;
+        let len = usize::try_from(u32::from_le_bytes(*len)).ok()?.min(rest.len());
+        let (xml, bin) = rest.split_at(len);
+        Some((std::str::from_utf8(xml).ok()?, bin))
+    }
+
+    /// Packs an XML text and its weights into one `ir_read` fuzz input.
+    pub fn pack_ir_input(xml: &str, bin: &[u8]) -> Vec<u8> {
+        let len = u32::try_from(xml.len()).unwrap_or(u32::MAX);
+        let mut out = len.to_le_bytes().to_vec();
+        out.extend_from_slice(xml.as_bytes());
+        out.extend_from_slice(bin);
+        out
+    }
+
+    /// The `ir_read` target: reads the IR (parse, edges, constants, shape inference) and
+    /// re-validates the model. `None` when the input cannot be split.
+    pub fn read_ir_input(data: &[u8]) -> Option<Result<Model, String>> {
+        let (xml, bin) = split_ir_input(data)?;
+        let result = ir_serialize::read_model_from(xml, Bytes::from_pod_vec(bin.to_vec()))
+            .map_err(|e| e.to_string())
+            .and_then(|mut m| m.validate().map(|_| m).map_err(|e| e.to_string()));
+        Some(result)
+    }
+
+    /// The `onnx_convert` target: converts ONNX bytes with a 1 MiB constant folding limit.
+    pub fn convert_onnx_input(data: &[u8]) -> Result<Model, String> {
+        let options = onnx_frontend::ConvertOptions { fold_limit_bytes: Some(1 << 20), ..Default::default() };
+        onnx_frontend::convert_model_from_bytes(data, "fuzz.onnx", &options).map_err(|e| e.to_string())
     }
 }
 
@@ -79,8 +121,11 @@ fn parse_bool(s: &str) -> Result<bool, String> {
     }
 }
 
+/// One `--input` entry: an optional input name and an optional shape override.
+pub type InputSpec = (Option<String>, Option<PartialShape>);
+
 /// Parses `--input`: `x[1,3,224,224],y[?,16]` or `[1,3],[2]`; a name without brackets keeps its shape.
-pub fn parse_input_spec(spec: &str) -> Result<Vec<(Option<String>, Option<PartialShape>)>, String> {
+pub fn parse_input_spec(spec: &str) -> Result<Vec<InputSpec>, String> {
     let mut items = Vec::new();
     let mut depth = 0i32;
     let mut cur = String::new();
@@ -139,13 +184,13 @@ fn parse_cli_shape(text: &str) -> Result<PartialShape, String> {
     let mut dims = Vec::new();
     for d in t.split(',') {
         let d = d.trim();
-        let s = PartialShape::parse(d).map_err(|e| format!("{e}"))?;
+        let s = PartialShape::parse(d).map_err(|e| e.to_string())?;
         match s.dims() {
             Some([one]) => dims.push(*one),
             _ => return Err(format!("bad dimension '{d}'")),
         }
     }
-    Ok(PartialShape::Ranked(dims.into_iter().map(|d: Dim| d).collect()))
+    Ok(PartialShape::Ranked(dims))
 }
 
 /// Where `ovc` writes the XML: `<cwd>/<stem>.xml` by default; `--output_model` naming an

@@ -68,8 +68,13 @@ fn sort_key(key: &str) -> (usize, String) {
 }
 
 /// Rewrites the file: lines of cases that ran follow this run, other lines stay.
-pub fn bless(path: &Path, old: &Expectations, records: &[CaseRecord]) -> Result<()> {
+/// With `full_run`, lines of cases that are not in the suite any more are dropped.
+pub fn bless(path: &Path, old: &Expectations, records: &[CaseRecord], full_run: bool) -> Result<()> {
     let mut new = old.clone();
+    if full_run {
+        let ran: BTreeSet<String> = records.iter().map(|r| r.key()).collect();
+        new.retain(|k, _| ran.contains(k));
+    }
     for r in records {
         let key = r.key();
         if r.outcome.class == Class::Pass {
@@ -102,6 +107,8 @@ pub struct Check {
     pub unexpected_passes: Vec<(String, Class)>,
     /// Failing cases whose class changed: (key, expected, got, reason).
     pub changed: Vec<(String, Class, Class, String)>,
+    /// Lines naming cases that are not in the suite (full runs only); `--bless` drops them.
+    pub stale: Vec<String>,
     /// Expected failures that matched.
     pub expected_failures: usize,
     /// Number of lines the file would have after `--bless`.
@@ -111,7 +118,10 @@ pub struct Check {
 impl Check {
     /// True when the run matched the expectations.
     pub fn is_clean(&self) -> bool {
-        self.unexpected_failures.is_empty() && self.unexpected_passes.is_empty() && self.changed.is_empty()
+        self.unexpected_failures.is_empty()
+            && self.unexpected_passes.is_empty()
+            && self.changed.is_empty()
+            && self.stale.is_empty()
     }
 
     /// A list for a person.
@@ -138,6 +148,12 @@ impl Check {
                 s.push_str(&format!("  {k} (expected {})\n", e.name()));
             }
         }
+        if !self.stale.is_empty() {
+            s.push_str(&format!("STALE LINES ({}) for cases not in the suite:\n", self.stale.len()));
+            for k in &self.stale {
+                s.push_str(&format!("  {k}\n"));
+            }
+        }
         s
     }
 
@@ -148,13 +164,15 @@ impl Check {
             "expected_failures": self.expected_failures,
             "unexpected_failures": self.unexpected_failures.iter().map(|(k, c, r)| serde_json::json!({"case": k, "class": c.name(), "reason": r})).collect::<Vec<_>>(),
             "unexpected_passes": self.unexpected_passes.iter().map(|(k, c)| serde_json::json!({"case": k, "expected": c.name()})).collect::<Vec<_>>(),
+            "stale": self.stale,
             "changed_class": self.changed.iter().map(|(k, e, g, r)| serde_json::json!({"case": k, "expected": e.name(), "got": g.name(), "reason": r})).collect::<Vec<_>>(),
         })
     }
 }
 
 /// Compares the records of a run with the expectations.
-pub fn check(expected: &Expectations, records: &[CaseRecord]) -> Check {
+/// With `full_run`, lines for cases that did not run are reported as stale.
+pub fn check(expected: &Expectations, records: &[CaseRecord], full_run: bool) -> Check {
     let mut c = Check::default();
     let ran: BTreeSet<String> = records.iter().map(|r| r.key()).collect();
     for r in records {
@@ -168,7 +186,70 @@ pub fn check(expected: &Expectations, records: &[CaseRecord]) -> Check {
             (Some(_), _) => c.expected_failures += 1,
         }
     }
-    let kept = expected.keys().filter(|k| !ran.contains(*k)).count();
+    if full_run {
+        c.stale = expected.keys().filter(|k| !ran.contains(*k)).cloned().collect();
+    }
+    let kept = if full_run { 0 } else { expected.keys().filter(|k| !ran.contains(*k)).count() };
     c.expected_after_bless = kept + records.iter().filter(|r| r.outcome.class != Class::Pass).count();
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conformance::CaseOutcome;
+
+    fn rec(key: &str, class: Class) -> CaseRecord {
+        let (group, case) = key.split_once('/').expect("group/case");
+        let mut outcome = CaseOutcome::fail(class, if class == Class::Pass { "" } else { "why" });
+        outcome.class = class;
+        CaseRecord { group: group.into(), case: case.into(), dir: "x".into(), outcome, wall_ms: 0.0 }
+    }
+
+    #[test]
+    fn check_finds_every_kind_of_surprise() {
+        let dir = std::env::temp_dir().join(format!("xtask-expect-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp");
+        let path = dir.join("expected.txt");
+        std::fs::write(
+            &path,
+            "# c\n\nnode/a wrong-result: old\nnode/b crash: x\nnode/c timeout\nnode/gone unsupported-op: y\n",
+        )
+        .expect("write");
+        let e = load(&path).expect("parse");
+        assert_eq!(e.len(), 4);
+        assert_eq!(e["node/c"], Expected { class: Class::Timeout, reason: String::new() });
+        let records = vec![
+            rec("node/a", Class::WrongResult),
+            rec("node/b", Class::Pass),
+            rec("node/c", Class::Crash),
+            rec("node/d", Class::RuntimeError),
+            rec("node/e", Class::Pass),
+        ];
+        let c = check(&e, &records, true);
+        assert_eq!(c.expected_failures, 1);
+        assert_eq!(c.unexpected_passes, vec![("node/b".to_string(), Class::Crash)]);
+        assert_eq!(c.changed.len(), 1);
+        assert_eq!(c.unexpected_failures.len(), 1);
+        assert_eq!(c.stale, vec!["node/gone".to_string()]);
+        assert!(!c.is_clean());
+        assert_eq!(c.expected_after_bless, 3);
+
+        bless(&path, &e, &records, true).expect("bless");
+        let after = load(&path).expect("reparse");
+        let keys: Vec<&str> = after.keys().map(String::as_str).collect();
+        assert_eq!(keys, vec!["node/a", "node/c", "node/d"]);
+        assert!(check(&after, &records, true).is_clean());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn bad_lines_are_errors() {
+        let dir = std::env::temp_dir().join(format!("xtask-expect-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp");
+        let path = dir.join("expected.txt");
+        std::fs::write(&path, "node/a no-such-class: x\n").expect("write");
+        assert!(load(&path).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

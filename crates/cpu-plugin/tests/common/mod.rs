@@ -58,8 +58,9 @@ pub fn assert_close(got: &Tensor, want: &Tensor, rtol: f32, atol: f32, what: &st
         let err = (a - b).abs();
         let tol = atol + rtol * b.abs();
         let ok = err <= tol || (a.is_nan() && b.is_nan()) || a == b;
-        if !ok && err > worst.1 {
-            worst = (i, err);
+        let err = if err.is_nan() { f32::INFINITY } else { err };
+        if !ok && err >= worst.1 {
+            worst = (i, err.max(f32::MIN_POSITIVE));
         }
     }
     assert!(worst.1 == 0.0, "{what}: index {} got {} want {} (err {})", worst.0, g[worst.0], w[worst.0], worst.1);

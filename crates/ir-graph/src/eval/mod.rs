@@ -6,6 +6,7 @@
 //! data movement copies whole elements by flat index. Op/type pairs without a kernel fail with
 //! [`GraphError::NotEvaluable`](crate::GraphError::NotEvaluable), which constant folding skips.
 
+pub mod deconv;
 pub mod elementwise;
 pub mod indexing;
 pub mod math;

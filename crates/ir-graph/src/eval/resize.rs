@@ -255,4 +255,46 @@ mod tests {
         let x = f32s(&[1, 1, 1, 2], vec![0.0, 4.0]);
         assert_eq!(run(&op, x, &[1, 4]), vec![0.0, 1.0, 3.0, 4.0]);
     }
+
+    #[test]
+    fn matches_openvino_cpu() {
+        // Reference numbers from the OpenVINO 2026.4 CPU plugin on the same inputs.
+        let cubic = Interpolate { mode: InterpolateMode::Cubic, cube_coeff: -0.75, ..Default::default() };
+        let x = f32s(&[1, 1, 2, 3], (1..=6).map(|v| v as f32).collect());
+        let want = [
+            0.643_583_4,
+            1.055_583_5,
+            1.739_583_5,
+            2.423_583_7,
+            2.835_583_4,
+            2.404,
+            2.816,
+            3.5,
+            4.184,
+            4.596,
+            4.164_416,
+            4.576_416_5,
+            5.260_417,
+            5.944_417,
+            6.356_417,
+        ];
+        for (g, w) in run(&cubic, x, &[3, 5]).iter().zip(want) {
+            assert!((g - w).abs() < 1e-5, "{g} vs {w}");
+        }
+        let lin = Interpolate { mode: InterpolateMode::Linear, cube_coeff: -0.75, ..Default::default() };
+        let y = f32s(&[1, 1, 1, 8], (0..8).map(|v| (v * v) as f32).collect());
+        for (g, w) in run(&lin, y, &[1, 3]).iter().zip([0.833_333_4, 12.5, 38.166_664]) {
+            assert!((g - w).abs() < 1e-4, "{g} vs {w}");
+        }
+        let z = f32s(&[1, 1, 1, 5], (0..5).map(|v| v as f32).collect());
+        let near = Interpolate { nearest_mode: NearestMode::RoundPreferCeil, cube_coeff: -0.75, ..Default::default() };
+        assert_eq!(run(&near, z.clone(), &[1, 3]), vec![0.0, 2.0, 4.0]);
+        let simple = Interpolate {
+            nearest_mode: NearestMode::Simple,
+            coordinate_transformation_mode: CoordMode::Asymmetric,
+            cube_coeff: -0.75,
+            ..Default::default()
+        };
+        assert_eq!(run(&simple, z, &[1, 8]), vec![0.0, 0.0, 1.0, 1.0, 2.0, 3.0, 3.0, 4.0]);
+    }
 }

@@ -17,6 +17,7 @@ use crate::tensor::Tensor;
 
 mod activation;
 mod binary;
+mod deconv;
 mod indexing;
 mod io;
 mod math;
@@ -29,6 +30,7 @@ mod unary;
 
 pub use activation::*;
 pub use binary::*;
+pub use deconv::*;
 pub use indexing::*;
 pub use io::*;
 pub use math::*;
@@ -165,8 +167,8 @@ define_ops! {
     // parametrised activations
     Clamp, Elu, HSigmoid, HSwish, Mish, SoftPlus, Swish, Gelu, PRelu, Selu, SoftSign,
     // nn
-    Convolution, GroupConvolution, MaxPool8, MaxPool1, AvgPool, Lrn, SoftMax8, SoftMax1, LogSoftmax,
-    BatchNormInference, MatMul, Mvn,
+    Convolution, GroupConvolution, MaxPool8, MaxPool1, AvgPool, AvgPool16, Lrn, SoftMax8, SoftMax1, LogSoftmax,
+    BatchNormInference, MatMul, Mvn, ConvolutionBackpropData, GroupConvolutionBackpropData,
     // reductions
     ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2,
     ReduceLogicalAnd, ReduceLogicalOr,

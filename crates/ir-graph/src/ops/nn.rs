@@ -447,6 +447,59 @@ impl OpSpec for AvgPool {
     }
 }
 
+/// Average pooling with dilations (`AvgPool`, opset16).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AvgPool16 {
+    /// Window size.
+    pub kernel: Vec<i64>,
+    /// Step per spatial axis.
+    pub strides: Vec<i64>,
+    /// Padding before.
+    pub pads_begin: Vec<i64>,
+    /// Padding after.
+    pub pads_end: Vec<i64>,
+    /// Padded positions do not count in the divisor.
+    #[serde(rename = "exclude-pad")]
+    pub exclude_pad: bool,
+    /// Padding rule.
+    #[serde(default)]
+    pub auto_pad: PadType,
+    /// Output size rounding.
+    #[serde(default)]
+    pub rounding_type: RoundingType,
+    /// Window dilation per spatial axis.
+    #[serde(default)]
+    pub dilations: Vec<i64>,
+}
+
+impl OpSpec for AvgPool16 {
+    const TYPE: &'static str = "AvgPool";
+    const OPSET: u32 = 16;
+    fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
+        let ones = vec![1; self.kernel.len()];
+        let w = Window {
+            strides: &self.strides,
+            dilations: Some(if self.dilations.is_empty() { &ones } else { &self.dilations }),
+            pads_begin: &self.pads_begin,
+            pads_end: &self.pads_end,
+            auto_pad: self.auto_pad,
+            rounding: self.rounding_type,
+        };
+        infer_pool(inputs, &self.kernel, &w, None)
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let w = crate::eval::nn::WindowAttrs {
+            strides: &self.strides,
+            dilations: &self.dilations,
+            pads_begin: &self.pads_begin,
+            pads_end: &self.pads_end,
+            auto_pad: self.auto_pad,
+            rounding: self.rounding_type,
+        };
+        crate::eval::nn::avg_pool(inputs, &self.kernel, &w, self.exclude_pad)
+    }
+}
+
 /// Local response normalization over the axes given by input 1 (`LRN`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lrn {

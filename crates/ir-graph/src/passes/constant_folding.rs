@@ -87,6 +87,45 @@ impl Pass for ConstantFolding {
             model.remove_node(id);
             changed = true;
         }
+        if changed {
+            // Consumers of folded values may now infer exact shapes (e.g. Reshape targets).
+            model.validate()?;
+        }
         Ok(changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::{Concat, Gather, Multiply, Reshape, ShapeOf, Unsqueeze};
+    use crate::{ElementType, PartialShape};
+
+    #[test]
+    fn folds_a_shape_subgraph_into_a_constant() {
+        // x[2,3,4] -> Reshape(x, Concat(Unsqueeze(Gather(ShapeOf(c), 0)), [-1])): the target shape
+        // only depends on a constant, so the whole chain folds to [2, 12].
+        let mut m = Model::new("t");
+        let x = m.add_parameter("x", ElementType::F32, PartialShape::fixed(&[2, 3, 4])).expect("x");
+        let c = m.add_const("c", Tensor::zeros(ElementType::F32, vec![2, 3, 4]).expect("z")).expect("c");
+        let s = m.add_node(ShapeOf { output_type: ElementType::I64 }, "s", &[c.into()]).expect("s");
+        let i = m.add_const("i", Tensor::scalar(0i64)).expect("i");
+        let a = m.add_const("a", Tensor::scalar(0i64)).expect("a");
+        let g = m.add_node(Gather { batch_dims: 0 }, "g", &[s.into(), i.into(), a.into()]).expect("g");
+        let u = m.add_node(Unsqueeze {}, "u", &[g.into(), a.into()]).expect("u");
+        let m1 = m.add_const("m1", Tensor::from_vec(vec![1], vec![-1i64]).expect("m1")).expect("m1");
+        let cat = m.add_node(Concat { axis: 0 }, "cat", &[u.into(), m1.into()]).expect("cat");
+        let two = m.add_const("two", Tensor::scalar(2i64)).expect("two");
+        let mul = m.add_node(Multiply::default(), "mul", &[cat.into(), two.into()]).expect("mul");
+        let r = m.add_node(Reshape { special_zero: false }, "r", &[x.into(), cat.into()]).expect("r");
+        m.add_result("out", r.into()).expect("res");
+        m.add_result("mul", mul.into()).expect("res");
+        crate::passes::standard_pipeline(&mut m).expect("fold");
+        let target = m.node(r).expect("reshape").inputs[1];
+        let value = m.const_value(target).expect("folded");
+        assert_eq!(value.to_i64_vec().expect("ints"), vec![2, -1]);
+        let mul_in = m.node(m.results()[1]).expect("result").inputs[0];
+        assert_eq!(m.const_value(mul_in).expect("folded").to_i64_vec().expect("ints"), vec![4, -2]);
+        assert_eq!(m.port(r.into()).expect("p").shape, PartialShape::fixed(&[2, 12]));
     }
 }

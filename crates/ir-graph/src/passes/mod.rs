@@ -33,6 +33,11 @@ pub fn run_passes(model: &mut Model, passes: &[&dyn Pass], max_rounds: usize) ->
 
 /// The conversion pipeline every frontend runs: fold constants, then drop dead nodes.
 pub fn standard_pipeline(model: &mut Model) -> Result<()> {
-    let fold = ConstantFolding::default();
-    run_passes(model, &[&fold, &DeadCode], 8)
+    standard_pipeline_with(model, &ConstantFolding::default())
+}
+
+/// [`standard_pipeline`] with a given constant folding configuration (e.g. a smaller
+/// [`ConstantFolding::max_bytes`] for untrusted models).
+pub fn standard_pipeline_with(model: &mut Model, fold: &ConstantFolding) -> Result<()> {
+    run_passes(model, &[fold, &DeadCode], 8)
 }

@@ -33,7 +33,6 @@ fn convert(name: &str) -> Option<ir_graph::Model> {
     assert!(result.name.ends_with("/sink_port_0"), "{}", result.name);
     let out = m.port(m.node(m.results()[0]).expect("r").inputs[0]).expect("port");
     assert!(out.shape.is_static(), "{name}: output shape {}", out.shape);
-    // Every node is reachable from the result (dead code removed).
     Some(m)
 }
 

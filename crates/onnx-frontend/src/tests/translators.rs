@@ -503,8 +503,11 @@ fn input_shape_override_and_output_selection() {
         .output("b");
     let dir = tempfile::tempdir().expect("tmp");
     let path = b.write(dir.path());
-    let opts =
-        crate::ConvertOptions { input_shapes: vec![(None, PartialShape::fixed(&[2, 4]))], outputs: vec!["b".into()] };
+    let opts = crate::ConvertOptions {
+        input_shapes: vec![(None, PartialShape::fixed(&[2, 4]))],
+        outputs: vec!["b".into()],
+        ..Default::default()
+    };
     let m = crate::convert_model(&path, &opts).expect("convert");
     assert_eq!(m.results().len(), 1);
     assert_eq!(port_shape(&m, "b"), PartialShape::fixed(&[2, 4]));

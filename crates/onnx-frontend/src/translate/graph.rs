@@ -327,8 +327,7 @@ fn name_outputs(
     first_new: usize,
 ) -> Result<(), FrontendError> {
     let common = outs.windows(2).all(|w| w[0].node == w[1].node);
-    for (k, (onnx_name, &out)) in node.output.iter().zip(outs).enumerate() {
-        let _ = k;
+    for (onnx_name, &out) in node.output.iter().zip(outs) {
         if onnx_name.is_empty() {
             continue;
         }

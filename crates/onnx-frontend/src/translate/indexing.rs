@@ -140,7 +140,11 @@ fn one_hot(c: &mut NodeContext<'_>) -> R {
         }
         None => {
             let d = as_scalar(c, 1)?;
-            if c.element_type(d) == ElementType::I64 { d } else { c.add(ops::Convert { destination_type: ElementType::I64 }, &[d])? }
+            if c.element_type(d) == ElementType::I64 {
+                d
+            } else {
+                c.add(ops::Convert { destination_type: ElementType::I64 }, &[d])?
+            }
         }
     };
     // ONNX counts negative indices from the end: normalize with FloorMod(index, depth).

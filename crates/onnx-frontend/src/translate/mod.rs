@@ -15,12 +15,16 @@ use crate::error::FrontendError;
 use crate::load::TensorLoader;
 use crate::proto::{AttributeProto, NodeProto, attribute_proto::AttributeType};
 
+mod deconv;
 mod elementwise;
 pub(crate) mod graph;
 mod indexing;
+mod loss;
 mod math;
 mod nn;
+mod norm;
 mod reduce;
+mod resize;
 mod shape;
 mod slicing;
 
@@ -77,6 +81,10 @@ impl Registry {
             slicing::register(&mut r);
             math::register(&mut r);
             indexing::register(&mut r);
+            loss::register(&mut r);
+            norm::register(&mut r);
+            resize::register(&mut r);
+            deconv::register(&mut r);
             r
         })
     }
@@ -234,7 +242,15 @@ impl<'a> NodeContext<'a> {
     fn check_kind(&self, a: &AttributeProto, want: AttributeType) -> Result<(), FrontendError> {
         // Old models (IR < 2) leave `type` unset: accept them by what is filled in.
         match a.r#type {
-            None | Some(0) => Ok(()),
+            None | Some(0) => match filled_kind(a) {
+                Some(k) if k != want => Err(self.error(format!(
+                    "attribute '{}' holds a {} value, expected {}",
+                    a.name(),
+                    k.as_str_name(),
+                    want.as_str_name()
+                ))),
+                _ => Ok(()),
+            },
             Some(t) if t == want as i32 => Ok(()),
             Some(t) => Err(self.error(format!(
                 "attribute '{}' is of type {}, expected {}",
@@ -341,6 +357,25 @@ impl<'a> NodeContext<'a> {
         let t = scalar_tensor(et, v).map_err(|m| self.error(m))?;
         self.constant(t)
     }
+}
+
+/// The kind of value an untyped attribute (IR < 2) holds, judged by its filled fields.
+fn filled_kind(a: &AttributeProto) -> Option<AttributeType> {
+    use AttributeType as T;
+    [
+        (a.i.is_some(), T::Int),
+        (a.f.is_some(), T::Float),
+        (a.s.is_some(), T::String),
+        (a.t.is_some(), T::Tensor),
+        (a.g.is_some(), T::Graph),
+        (!a.ints.is_empty(), T::Ints),
+        (!a.floats.is_empty(), T::Floats),
+        (!a.strings.is_empty(), T::Strings),
+        (!a.tensors.is_empty(), T::Tensors),
+        (!a.graphs.is_empty(), T::Graphs),
+    ]
+    .into_iter()
+    .find_map(|(filled, kind)| filled.then_some(kind))
 }
 
 /// The name OpenVINO uses for an ONNX node in messages: its name, else its first output.

@@ -15,6 +15,8 @@ pub(super) fn register(r: &mut Registry) {
     r.register(d, "AveragePool", &[1, 7, 10, 11, 19, 22], avg_pool);
     r.register(d, "GlobalAveragePool", &[1, 22], |c| global_pool(c, true));
     r.register(d, "GlobalMaxPool", &[1, 22], |c| global_pool(c, false));
+    r.register(d, "LpPool", &[1, 2, 11, 18, 22], lp_pool);
+    r.register(d, "GlobalLpPool", &[1, 2, 22], global_lp_pool);
     r.register(d, "BatchNormalization", &[1, 6, 7, 9, 14, 15], batch_norm);
     r.register(d, "InstanceNormalization", &[1, 6, 22], instance_norm);
     r.register(d, "LayerNormalization", &[17], layer_norm);
@@ -85,7 +87,7 @@ fn spatial_rank(c: &NodeContext<'_>, x: OutputRef, weights: Option<OutputRef>) -
 }
 
 /// Reshapes a per-channel vector `[C]` to `[1, C, 1, ...]` for an input of `rank`.
-fn channel_vector(c: &mut NodeContext<'_>, v: OutputRef, rank: usize) -> Result<OutputRef, FrontendError> {
+pub(super) fn channel_vector(c: &mut NodeContext<'_>, v: OutputRef, rank: usize) -> Result<OutputRef, FrontendError> {
     let mut target = vec![1i64; rank.max(2)];
     target[1] = -1;
     if let Some(t) = c.model().const_value(v).cloned() {
@@ -190,13 +192,31 @@ fn max_pool(c: &mut NodeContext<'_>) -> R {
 
 fn avg_pool(c: &mut NodeContext<'_>) -> R {
     let x = c.input(0)?;
+    let exclude_pad = c.attr_int("count_include_pad", 0)? == 0;
+    Ok(vec![avg_pool_of(c, x, exclude_pad)?])
+}
+
+/// AvgPool-1 of `x` with the node's window attributes, AvgPool-16 when dilated.
+fn avg_pool_of(c: &mut NodeContext<'_>, x: OutputRef, exclude_pad: bool) -> Result<OutputRef, FrontendError> {
     let k = kernel(c)?;
     let a = window_attrs(c, k.len())?;
+    let rounding_type = rounding(c)?;
     if a.dilations.iter().any(|&d| d != 1) {
-        return Err(c.error("AveragePool with dilations is not supported (AvgPool-1 has no dilations)"));
+        return c.add(
+            ops::AvgPool16 {
+                kernel: k,
+                strides: a.strides,
+                pads_begin: a.pads_begin,
+                pads_end: a.pads_end,
+                exclude_pad,
+                auto_pad: a.auto_pad,
+                rounding_type,
+                dilations: a.dilations,
+            },
+            &[x],
+        );
     }
-    let exclude_pad = c.attr_int("count_include_pad", 0)? == 0;
-    Ok(vec![c.add(
+    c.add(
         ops::AvgPool {
             kernel: k,
             strides: a.strides,
@@ -204,10 +224,47 @@ fn avg_pool(c: &mut NodeContext<'_>) -> R {
             pads_end: a.pads_end,
             exclude_pad,
             auto_pad: a.auto_pad,
-            rounding_type: rounding(c)?,
+            rounding_type,
         },
         &[x],
-    )?])
+    )
+}
+
+/// The `p` attribute: a float in opset 1, an integer from opset 2 on.
+fn lp_exponent(c: &NodeContext<'_>) -> Result<f64, FrontendError> {
+    if c.opset() < 2 { Ok(c.attr_float("p", 2.0)? as f64) } else { Ok(c.attr_int("p", 2)? as f64) }
+}
+
+/// LpPool: `(AvgPool(|x|^p) * prod(kernel))^(1/p)`, as OpenVINO's frontend builds it.
+fn lp_pool(c: &mut NodeContext<'_>) -> R {
+    let x = c.input(0)?;
+    let et = c.element_type(x);
+    let p = lp_exponent(c)?;
+    let k = kernel(c)?;
+    let abs = c.add(ops::Abs {}, &[x])?;
+    let pw = c.const_scalar(et, p)?;
+    let y = c.add(ops::Power::default(), &[abs, pw])?;
+    let y = avg_pool_of(c, y, false)?;
+    let n = c.const_scalar(et, k.iter().product::<i64>() as f64)?;
+    let y = c.add(ops::Multiply::default(), &[y, n])?;
+    let inv = c.const_scalar(et, 1.0 / p)?;
+    Ok(vec![c.add(ops::Power::default(), &[y, inv])?])
+}
+
+/// GlobalLpPool: `(sum over spatial dims of |x|^p)^(1/p)`.
+fn global_lp_pool(c: &mut NodeContext<'_>) -> R {
+    let x = c.input(0)?;
+    let et = c.element_type(x);
+    let p = lp_exponent(c)?;
+    let rank = c.static_rank(x, "GlobalLpPool")?;
+    let axes: Vec<i64> = (2..rank as i64).collect();
+    let axes = c.const_vec(&axes)?;
+    let abs = c.add(ops::Abs {}, &[x])?;
+    let pw = c.const_scalar(et, p)?;
+    let y = c.add(ops::Power::default(), &[abs, pw])?;
+    let y = c.add(ops::ReduceSum { keep_dims: true }, &[y, axes])?;
+    let inv = c.const_scalar(et, 1.0 / p)?;
+    Ok(vec![c.add(ops::Power::default(), &[y, inv])?])
 }
 
 fn global_pool(c: &mut NodeContext<'_>, mean: bool) -> R {

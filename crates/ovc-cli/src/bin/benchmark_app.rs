@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use cpu_plugin::{CompiledModel, Config, PerformanceHint, compile_model};
+use cpu_plugin::{CompiledModel, Config, InferRequest, PerformanceHint, compile_model};
 use ir_graph::ops::Parameter;
 use ir_graph::{ElementType, Model, Op, PartialShape, Tensor};
 
@@ -164,8 +164,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-/// Runs requests until the time or iteration budget is spent; returns per-iteration latencies.
-fn measure(compiled: &CompiledModel, inputs: &[Tensor], nireq: usize, budget: Budget) -> Result<(Vec<f64>, Duration)> {
+/// Runs the requests (one thread each) until the time or iteration budget is spent; returns
+/// per-iteration latencies and the total duration.
+fn measure(requests: &mut [InferRequest], inputs: &[Tensor], budget: Budget) -> Result<(Vec<f64>, Duration)> {
     let started = AtomicUsize::new(0);
     let latencies = Mutex::new(Vec::new());
     let error = Mutex::new(None::<anyhow::Error>);
@@ -174,8 +175,7 @@ fn measure(compiled: &CompiledModel, inputs: &[Tensor], nireq: usize, budget: Bu
         Budget::Iterations(n) => started.fetch_add(1, Ordering::Relaxed) < n,
         Budget::Time(d) => t0.elapsed() < d,
     };
-    let worker = || {
-        let mut req = compiled.create_infer_request();
+    let worker = |req: &mut InferRequest| {
         let mut local = Vec::new();
         while take() {
             let t = Instant::now();
@@ -191,14 +191,13 @@ fn measure(compiled: &CompiledModel, inputs: &[Tensor], nireq: usize, budget: Bu
             all.extend(local);
         }
     };
-    if nireq <= 1 {
-        worker();
-    } else {
-        std::thread::scope(|s| {
-            for _ in 0..nireq {
-                s.spawn(worker);
+    match requests {
+        [one] => worker(one),
+        many => std::thread::scope(|s| {
+            for req in many.iter_mut() {
+                s.spawn(|| worker(req));
             }
-        });
+        }),
     }
     let total = t0.elapsed();
     if let Some(e) = error.into_inner().map_err(|_| anyhow!("a request thread panicked"))? {
@@ -271,10 +270,11 @@ fn run() -> Result<()> {
             println!("[Step 10/11] Measuring performance ({} s duration, {nireq} inference requests)", d.as_secs_f64())
         }
     }
+    let mut requests: Vec<InferRequest> = (0..nireq).map(|_| compiled.create_infer_request()).collect();
     let t = Instant::now();
-    compiled.create_infer_request().infer(&inputs).context("first inference failed")?;
+    requests[0].infer(&inputs).context("first inference failed")?;
     println!("[ INFO ] First inference took {}", fmt_ms(t.elapsed().as_secs_f64() * 1e3));
-    let (mut lat, total) = measure(&compiled, &inputs, nireq, budget)?;
+    let (mut lat, total) = measure(&mut requests, &inputs, budget)?;
     lat.sort_by(f64::total_cmp);
     let count = lat.len();
     let duration_ms = total.as_secs_f64() * 1e3;
@@ -311,7 +311,9 @@ fn print_perf_counters(compiled: &CompiledModel, inputs: &[Tensor]) -> Result<()
     println!("[ INFO ] Performance counts (average of {runs} inferences):");
     for e in &entries {
         let ms = e.total.as_secs_f64() * 1e3 / runs as f64;
-        println!("{:<60} {:<20} {:<26} {:>9.3} ms", e.node_name, e.node_type, e.exec_type, ms);
+        let rate =
+            if e.macs > 0 && ms > 0.0 { format!("{:>7.1} GMAC/s", e.macs as f64 / ms / 1e6) } else { String::new() };
+        println!("{:<60} {:<20} {:<26} {:>9.3} ms {rate}", e.node_name, e.node_type, e.exec_type, ms);
     }
     let mut by_type: std::collections::BTreeMap<String, f64> = std::collections::BTreeMap::new();
     for e in &entries {

@@ -151,7 +151,7 @@ pub fn int_values(t: &Tensor) -> Result<Vec<i128>> {
 
 fn nibble(raw: &[u8], i: usize) -> u8 {
     let b = raw.get(i / 2).copied().unwrap_or(0);
-    if i % 2 == 0 { b & 0x0f } else { b >> 4 }
+    if i.is_multiple_of(2) { b & 0x0f } else { b >> 4 }
 }
 
 fn f8e4m3(b: u8) -> f64 {
