@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
@@ -33,26 +32,35 @@ struct Row {
     ov_f32: f64,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+/// Median latency of our plugin, from the release `benchmark_app` (it reports the median itself).
+fn bench_ours(exe: &Path, model: &Path, threads: usize, iterations: usize) -> Result<f64> {
+    let out = Command::new(exe)
+        .arg("-m")
+        .arg(model)
+        .args(["-niter", &iterations.to_string(), "-nthreads", &threads.to_string(), "-hint", "latency"])
+        .output()
+        .with_context(|| format!("running {}", exe.display()))?;
+    if !out.status.success() {
+        bail!("benchmark_app failed on {}: {}", model.display(), String::from_utf8_lossy(&out.stderr));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.split("Median:").nth(1))
+        .and_then(|v| v.trim().trim_end_matches("ms").trim().parse::<f64>().ok())
+        .with_context(|| format!("no median latency in benchmark_app output:\n{text}"))
 }
 
-fn bench_ours(model: &Path, threads: usize, iterations: usize) -> Result<f64> {
-    let m = onnx_frontend::convert_model(model, &onnx_frontend::ConvertOptions::default())
-        .with_context(|| format!("converting {}", model.display()))?;
-    let config = cpu_plugin::Config { inference_num_threads: Some(threads), ..cpu_plugin::Config::default() };
-    let compiled = cpu_plugin::compile_model(&m, &config)?;
-    let inputs = crate::random_inputs(&compiled)?;
-    let mut req = compiled.create_infer_request();
-    req.infer(&inputs)?;
-    let mut times = Vec::with_capacity(iterations);
-    for _ in 0..iterations {
-        let t = Instant::now();
-        req.infer(&inputs)?;
-        times.push(t.elapsed().as_secs_f64() * 1e3);
+fn build_benchmark_app(root: &Path) -> Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(root)
+        .args(["build", "--release", "--quiet", "-p", "ovc-cli", "--bin", "benchmark_app"])
+        .status()
+        .context("building benchmark_app")?;
+    if !status.success() {
+        bail!("building benchmark_app failed");
     }
-    Ok(median(times))
+    Ok(crate::conformance::setup::target_dir(root).join("release/benchmark_app"))
 }
 
 fn bench_ref(py: &Path, script: &Path, engine: &str, model: &Path, threads: usize, iterations: usize) -> Result<f64> {
@@ -73,9 +81,14 @@ fn bench_ref(py: &Path, script: &Path, engine: &str, model: &Path, threads: usiz
 
 /// Runs the bench and prints the table.
 pub fn run(root: &Path, opts: &BenchOptions) -> Result<()> {
-    let py = crate::venv_python(root)?;
+    let py = crate::conformance::setup::ensure_venv(root)?;
+    let exe = build_benchmark_app(root)?;
     let script = root.join("xtask/py/bench_ref.py");
-    let light_dir = crate::onnx_package_dir(root)?.join("backend/test/data/light");
+    let onnx_dir = Command::new(&py)
+        .args(["-c", "import onnx, os; print(os.path.dirname(onnx.__file__))"])
+        .output()
+        .context("locating the onnx package")?;
+    let light_dir = PathBuf::from(String::from_utf8_lossy(&onnx_dir.stdout).trim()).join("backend/test/data/light");
     let mut models: Vec<(String, PathBuf)> =
         LIGHT.iter().map(|n| (format!("light_{n}"), light_dir.join(format!("light_{n}.onnx")))).collect();
     let bert = root.join("target/bench/bert_encoder.onnx");
@@ -93,7 +106,7 @@ pub fn run(root: &Path, opts: &BenchOptions) -> Result<()> {
             continue;
         }
         for &t in &opts.threads {
-            let ours = bench_ours(path, t, opts.iterations)?;
+            let ours = bench_ours(&exe, path, t, opts.iterations)?;
             let ort = bench_ref(&py, &script, "onnxruntime", path, t, opts.iterations)?;
             let ov = bench_ref(&py, &script, "openvino", path, t, opts.iterations)?;
             let ov_f32 = bench_ref(&py, &script, "openvino_f32", path, t, opts.iterations)?;

@@ -2,13 +2,17 @@
 //!
 //! - `conformance`: every ONNX backend test case through ONNX -> IR -> read back -> CPU plugin.
 //! - `codegen`: regenerate the prost code of `onnx-frontend`.
+//! - `test`: every gate CI runs (fmt, clippy, workspace tests, conformance).
+//! - `bench`: our CPU plugin against onnxruntime and OpenVINO, in one run.
 
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod codegen;
 mod conformance;
+mod test;
 
 #[derive(Parser)]
 #[command(name = "xtask", about = "Project automation for the ONNX -> OpenVINO IR toolchain")]
@@ -32,6 +36,20 @@ enum Command {
     },
     /// Regenerate the prost code of onnx-frontend from its onnx.proto.
     Codegen,
+    /// Run every gate CI runs: fmt, clippy, the workspace tests and the conformance gate.
+    Test,
+    /// Median latency of our plugin, onnxruntime and OpenVINO on the bench models.
+    Bench {
+        /// Thread counts to measure.
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 2])]
+        threads: Vec<usize>,
+        /// Timed iterations per engine and setting.
+        #[arg(long, default_value_t = 20)]
+        iterations: usize,
+        /// Only models whose name contains this.
+        #[arg(long)]
+        filter: Option<String>,
+    },
 }
 
 /// The workspace root (the parent of this crate's folder).
@@ -47,6 +65,10 @@ fn main() {
         Command::Conformance(args) => conformance::run(&root, &args),
         Command::ConformanceCase { dir, ir_dir } => conformance::run_case_child(&dir, &ir_dir),
         Command::Codegen => codegen::run(&root).map(|()| 0),
+        Command::Test => test::run(&root),
+        Command::Bench { threads, iterations, filter } => {
+            bench::run(&root, &bench::BenchOptions { threads, iterations, filter }).map(|()| 0)
+        }
     };
     match result {
         Ok(code) => std::process::exit(code),

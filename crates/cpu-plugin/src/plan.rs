@@ -483,6 +483,9 @@ impl<'m> Builder<'m> {
                 return Ok(false);
             }
         }
+        if matches!(node.op, Op::ReduceMean(_)) && self.try_layer_norm(id)? {
+            return Ok(true);
+        }
         let in_shape = |k: usize| node.inputs.get(k).and_then(|&i| self.f32_shape(i));
         match &node.op {
             Op::Convolution(c) => {
@@ -522,15 +525,49 @@ impl<'m> Builder<'m> {
             Op::BatchNormInference(_) => self.try_affine(id, &out_shape),
             Op::Add(b) => self.try_binary(id, BinaryOp::Add, b.auto_broadcast, &out_shape),
             Op::Subtract(b) => self.try_binary(id, BinaryOp::Sub, b.auto_broadcast, &out_shape),
-            Op::Multiply(b) => self.try_binary(id, BinaryOp::Mul, b.auto_broadcast, &out_shape),
-            Op::Divide(d) => self.try_binary(id, BinaryOp::Div, d.auto_broadcast, &out_shape),
-            Op::Relu(_) | Op::Sigmoid(_) | Op::Tanh(_) | Op::Exp(_) | Op::Clamp(_) => {
+            Op::Multiply(b) => {
+                Ok(self.try_gelu(id, &out_shape)? || self.try_binary(id, BinaryOp::Mul, b.auto_broadcast, &out_shape)?)
+            }
+            Op::Divide(d) => {
+                Ok(self.try_gelu(id, &out_shape)? || self.try_binary(id, BinaryOp::Div, d.auto_broadcast, &out_shape)?)
+            }
+            Op::Mvn(_) => self.try_mvn(id, &out_shape),
+            Op::Relu(_)
+            | Op::Sigmoid(_)
+            | Op::Tanh(_)
+            | Op::Exp(_)
+            | Op::Clamp(_)
+            | Op::Erf(_)
+            | Op::Sqrt(_)
+            | Op::Abs(_)
+            | Op::Negative(_)
+            | Op::Gelu(_)
+            | Op::HSwish(_)
+            | Op::Swish(_)
+            | Op::Power(_) => {
                 let u = match &node.op {
                     Op::Relu(_) => Unary::Kernel(UnaryOp::Relu),
                     Op::Sigmoid(_) => Unary::Kernel(UnaryOp::Sigmoid),
                     Op::Tanh(_) => Unary::Kernel(UnaryOp::Tanh),
                     Op::Exp(_) => Unary::Kernel(UnaryOp::Exp),
                     Op::Clamp(c) => Unary::Clamp(c.min as f32, c.max as f32),
+                    Op::Erf(_) => Unary::Kernel(UnaryOp::Erf),
+                    Op::Sqrt(_) => Unary::Kernel(UnaryOp::Sqrt),
+                    Op::Abs(_) => Unary::Kernel(UnaryOp::Abs),
+                    Op::Negative(_) => Unary::Kernel(UnaryOp::Neg),
+                    Op::HSwish(_) => Unary::Kernel(UnaryOp::HSwish),
+                    Op::Swish(_) if node.inputs.len() == 1 => Unary::Kernel(UnaryOp::Swish),
+                    Op::Gelu(g) => match g.approximation_mode {
+                        ir_graph::ops::GeluApproximation::Erf => Unary::Kernel(UnaryOp::GeluErf),
+                        ir_graph::ops::GeluApproximation::Tanh => Unary::Kernel(UnaryOp::GeluTanh),
+                    },
+                    // Only a constant scalar exponent; the common ones get exact cheap forms.
+                    Op::Power(_) => match node.inputs.get(1).and_then(|&i| self.scalar_const(i)) {
+                        Some(2.0) => Unary::Kernel(UnaryOp::Square),
+                        Some(0.5) => Unary::Kernel(UnaryOp::Sqrt),
+                        Some(p) => Unary::Pow(p),
+                        None => return Ok(false),
+                    },
                     _ => return Ok(false),
                 };
                 if in_shape(0).as_deref() != Some(&out_shape[..]) {
@@ -1018,6 +1055,222 @@ impl<'m> Builder<'m> {
         }
         let o = self.new_buffer_value(end)?;
         self.push(Kind::Binary { op, a_shape: a, b_shape: b, act }, id, &names, vec![av, bv], vec![o]);
+        Ok(true)
+    }
+
+    /// The value of a constant f32 scalar (any rank, one element).
+    fn scalar_const(&self, out: OutputRef) -> Option<f32> {
+        let t = self.const_of(out)?;
+        if t.element_type() != ElementType::F32 || t.numel() != 1 {
+            return None;
+        }
+        t.values::<f32>().ok()?.first().copied()
+    }
+
+    /// Node `nid` if it is a not-yet-lowered f32 node of the given output shape.
+    fn same_shape_node(&self, nid: NodeId, shape: &[usize]) -> Option<&'m ir_graph::Node> {
+        let n = self.m.node(nid).ok()?;
+        (self.f32_shape(OutputRef::new(nid, 0)).as_deref() == Some(shape) && !self.absorbed.contains(&nid)).then_some(n)
+    }
+
+    /// The other input of binary node `n` when one input is `x`.
+    fn other_input(n: &ir_graph::Node, x: OutputRef) -> Option<OutputRef> {
+        match n.inputs.as_slice() {
+            [a, b] if *a == x => Some(*b),
+            [a, b] if *b == x => Some(*a),
+            _ => None,
+        }
+    }
+
+    /// Whether `out` is a single-axis reduction of the last axis of a rank-`r` tensor.
+    fn is_last_axis(&self, axes: OutputRef, r: usize) -> bool {
+        let Some(a) = self.const_of(axes).and_then(|t| t.to_i64_vec().ok()) else { return false };
+        a.len() == 1 && ir_graph::ops::normalize_axis(a[0], r).ok() == Some(r - 1)
+    }
+
+    /// Optional `Multiply(gamma)` then `Add(beta)` with per-last-axis constants after `end`.
+    fn ln_affine(&mut self, mut end: OutputRef, shape: &[usize], names: &mut Vec<String>) -> (OutputRef, Vec<f32>, Vec<f32>) {
+        let cols = shape[shape.len() - 1];
+        let axis = shape.len() - 1;
+        let (mut gamma, mut beta) = (vec![1.0f32; cols], vec![0.0f32; cols]);
+        for want_mul in [true, false] {
+            let Some(nid) = self.sole_consumer(end) else { break };
+            let Some(n) = self.same_shape_node(nid, shape) else { break };
+            let ok = match &n.op {
+                Op::Multiply(b) => want_mul && b.auto_broadcast == AutoBroadcast::Numpy,
+                Op::Add(b) => b.auto_broadcast == AutoBroadcast::Numpy,
+                _ => false,
+            };
+            let Some(v) = Self::other_input(n, end).filter(|_| ok).and_then(|o| self.const_of(o)).and_then(|t| per_axis(t, shape, axis))
+            else {
+                continue;
+            };
+            if matches!(n.op, Op::Multiply(_)) {
+                gamma = v;
+            } else {
+                beta = v;
+                self.absorbed.insert(nid);
+                names.push(n.name.clone());
+                end = OutputRef::new(nid, 0);
+                break;
+            }
+            self.absorbed.insert(nid);
+            names.push(n.name.clone());
+            end = OutputRef::new(nid, 0);
+        }
+        (end, gamma, beta)
+    }
+
+    /// Decomposed layer norm starting at its first `ReduceMean` (`id`): `d = x - mean(x)`,
+    /// `d / sqrt(mean(d^2) + eps)`, then optional gamma/beta, all over the last axis.
+    fn try_layer_norm(&mut self, id: NodeId) -> Result<bool> {
+        let node = self.m.node(id)?;
+        let (Some(&x), Some(&axes)) = (node.inputs.first(), node.inputs.get(1)) else { return Ok(false) };
+        let Some(shape) = self.f32_shape(x) else { return Ok(false) };
+        let r = shape.len();
+        let keep = matches!(&node.op, Op::ReduceMean(rm) if rm.keep_dims);
+        if r == 0 || !keep || !self.is_last_axis(axes, r) || shape[r - 1] == 0 {
+            return Ok(false);
+        }
+        let mean = OutputRef::new(id, 0);
+        let f = || -> Option<(Vec<NodeId>, NodeId, f32)> {
+            let sub = self.sole_consumer(mean)?;
+            let sn = self.same_shape_node(sub, &shape)?;
+            if !matches!(sn.op, Op::Subtract(_)) || sn.inputs.as_slice() != [x, mean] {
+                return None;
+            }
+            let d = OutputRef::new(sub, 0);
+            let cons = self.consumers.get(&d)?;
+            if cons.len() != 2 {
+                return None;
+            }
+            let mut pow = None;
+            let mut div = None;
+            for &(c, _) in cons {
+                let n = self.same_shape_node(c, &shape)?;
+                match &n.op {
+                    Op::Power(_) if n.inputs[0] == d && self.scalar_const(n.inputs[1]) == Some(2.0) => pow = Some(c),
+                    Op::Divide(_) if n.inputs[0] == d => div = Some(c),
+                    _ => return None,
+                }
+            }
+            let (pow, div) = (pow?, div?);
+            let var = self.sole_consumer(OutputRef::new(pow, 0))?;
+            let vn = self.m.node(var).ok()?;
+            let var_ok = matches!(&vn.op, Op::ReduceMean(rm) if rm.keep_dims) && self.is_last_axis(vn.inputs[1], r);
+            let add = self.sole_consumer(OutputRef::new(var, 0)).filter(|_| var_ok)?;
+            let an = self.m.node(add).ok()?;
+            if !matches!(an.op, Op::Add(_)) {
+                return None;
+            }
+            let eps = self.scalar_const(Self::other_input(an, OutputRef::new(var, 0))?)?;
+            let sqrt = self.sole_consumer(OutputRef::new(add, 0))?;
+            if !matches!(self.m.node(sqrt).ok()?.op, Op::Sqrt(_)) || self.sole_consumer(OutputRef::new(sqrt, 0)) != Some(div) {
+                return None;
+            }
+            if self.m.node(div).ok()?.inputs[1] != OutputRef::new(sqrt, 0) {
+                return None;
+            }
+            Some((vec![sub, pow, var, add, sqrt, div], div, eps))
+        };
+        let Some((nodes, div, eps)) = f() else { return Ok(false) };
+        let mut names = Vec::new();
+        for &n in &nodes {
+            self.absorbed.insert(n);
+            names.push(self.m.node(n)?.name.clone());
+        }
+        let (end, gamma, beta) = self.ln_affine(OutputRef::new(div, 0), &shape, &mut names);
+        let xv = self.value(x)?;
+        let o = self.new_buffer_value(end)?;
+        self.push(Kind::LayerNorm { cols: shape[r - 1], eps, gamma, beta }, id, &names, vec![xv], vec![o]);
+        Ok(true)
+    }
+
+    /// `MVN` over the last axis with variance normalisation (the frontend's form of ONNX
+    /// LayerNormalization), absorbing a following gamma/beta.
+    fn try_mvn(&mut self, id: NodeId, out_shape: &[usize]) -> Result<bool> {
+        let node = self.m.node(id)?;
+        let Op::Mvn(mvn) = &node.op else { return Ok(false) };
+        let (Some(&x), Some(&axes)) = (node.inputs.first(), node.inputs.get(1)) else { return Ok(false) };
+        let r = out_shape.len();
+        let inside = matches!(mvn.eps_mode, ir_graph::ops::EpsMode::InsideSqrt);
+        if r == 0
+            || !mvn.normalize_variance
+            || !inside
+            || self.f32_shape(x).as_deref() != Some(out_shape)
+            || !self.is_last_axis(axes, r)
+            || out_shape[r - 1] == 0
+        {
+            return Ok(false);
+        }
+        let mut names = Vec::new();
+        let (end, gamma, beta) = self.ln_affine(OutputRef::new(id, 0), out_shape, &mut names);
+        let xv = self.value(x)?;
+        let o = self.new_buffer_value(end)?;
+        let kind = Kind::LayerNorm { cols: out_shape[r - 1], eps: mvn.eps, gamma, beta };
+        self.push(kind, id, &names, vec![xv], vec![o]);
+        Ok(true)
+    }
+
+    /// GELU spelled out with erf, starting at `x / sqrt2` (or `x * (1/sqrt2)`): `Erf`, `+ 1`,
+    /// then either `(x * .) * 0.5` or `(x * 0.5) * .`; becomes one GELU step.
+    fn try_gelu(&mut self, id: NodeId, shape: &[usize]) -> Result<bool> {
+        let node = self.m.node(id)?;
+        let close = |v: Option<f32>, want: f32| v.is_some_and(|v| (v - want).abs() <= 1e-5 * want);
+        let x = match (&node.op, node.inputs.as_slice()) {
+            (Op::Divide(_), [a, b]) if close(self.scalar_const(*b), std::f32::consts::SQRT_2) => *a,
+            (Op::Multiply(_), [a, b]) if close(self.scalar_const(*b), std::f32::consts::FRAC_1_SQRT_2) => *a,
+            (Op::Multiply(_), [a, b]) if close(self.scalar_const(*a), std::f32::consts::FRAC_1_SQRT_2) => *b,
+            _ => return Ok(false),
+        };
+        if self.f32_shape(x).as_deref() != Some(shape) {
+            return Ok(false);
+        }
+        let f = || -> Option<(Vec<NodeId>, OutputRef)> {
+            let erf = self.sole_consumer(OutputRef::new(id, 0))?;
+            if !matches!(self.same_shape_node(erf, shape)?.op, Op::Erf(_)) {
+                return None;
+            }
+            let add = self.sole_consumer(OutputRef::new(erf, 0))?;
+            let an = self.same_shape_node(add, shape)?;
+            if !matches!(an.op, Op::Add(_)) || self.scalar_const(Self::other_input(an, OutputRef::new(erf, 0))?) != Some(1.0) {
+                return None;
+            }
+            let m1 = self.sole_consumer(OutputRef::new(add, 0))?;
+            let mn = self.same_shape_node(m1, shape)?;
+            if !matches!(mn.op, Op::Multiply(_)) {
+                return None;
+            }
+            let other = Self::other_input(mn, OutputRef::new(add, 0))?;
+            if other == x {
+                let m2 = self.sole_consumer(OutputRef::new(m1, 0))?;
+                let n2 = self.same_shape_node(m2, shape)?;
+                if !matches!(n2.op, Op::Multiply(_)) || self.scalar_const(Self::other_input(n2, OutputRef::new(m1, 0))?) != Some(0.5) {
+                    return None;
+                }
+                return Some((vec![erf, add, m1, m2], OutputRef::new(m2, 0)));
+            }
+            // (x * 0.5) * (1 + erf): the half node may already be lowered; it then stays as
+            // a dead step, which is still correct.
+            let hn = self.m.node(other.node).ok()?;
+            if !matches!(hn.op, Op::Multiply(_)) || self.scalar_const(Self::other_input(hn, x)?) != Some(0.5) {
+                return None;
+            }
+            let mut nodes = vec![erf, add, m1];
+            if !self.vmap.contains_key(&other) && self.sole_consumer(other) == Some(m1) {
+                nodes.push(other.node);
+            }
+            Some((nodes, OutputRef::new(m1, 0)))
+        };
+        let Some((nodes, end)) = f() else { return Ok(false) };
+        let mut names = Vec::new();
+        for &n in &nodes {
+            self.absorbed.insert(n);
+            names.push(self.m.node(n)?.name.clone());
+        }
+        let xv = self.value(x)?;
+        let o = self.new_buffer_value(end)?;
+        self.push(Kind::Unary(Unary::Kernel(UnaryOp::GeluErf)), id, &names, vec![xv], vec![o]);
         Ok(true)
     }
 

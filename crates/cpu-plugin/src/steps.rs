@@ -19,6 +19,17 @@ pub(crate) enum Unary {
     Kernel(UnaryOp),
     /// `min(max(x, lo), hi)`.
     Clamp(f32, f32),
+    /// `x ^ p` for a constant scalar exponent without a cheaper form.
+    Pow(f32),
+}
+
+/// Applies a non-kernel unary op in place.
+fn unary_other(u: Unary, x: &mut [f32]) {
+    match u {
+        Unary::Kernel(op) => elementwise::unary_inplace(op, x),
+        Unary::Clamp(lo, hi) => clamp_slice(x, lo, hi),
+        Unary::Pow(p) => x.iter_mut().for_each(|v| *v = v.powf(p)),
+    }
 }
 
 /// What one step computes.
@@ -42,6 +53,8 @@ pub(crate) enum Kind {
     Binary { op: BinaryOp, a_shape: Vec<usize>, b_shape: Vec<usize>, act: Activation },
     /// Element-wise unary op.
     Unary(Unary),
+    /// Layer normalisation over the last axis (`cols` wide) with per-column gamma and beta.
+    LayerNorm { cols: usize, eps: f32, gamma: Vec<f32>, beta: Vec<f32> },
     /// Softmax over `axis` of `shape`.
     Softmax { shape: Vec<usize>, axis: usize },
     /// Local response normalization across channels of `[outer, c, inner]`.
@@ -182,6 +195,7 @@ impl Step {
             Kind::ChannelAffine { .. } => "ScaleShift".into(),
             Kind::Binary { .. } => "Eltwise".into(),
             Kind::Unary(_) => "Activation".into(),
+            Kind::LayerNorm { .. } => "LayerNorm".into(),
             Kind::Softmax { .. } => "SoftMax".into(),
             Kind::Concat { .. } => "Concat".into(),
             Kind::Lrn { .. } => "LRN".into(),
@@ -280,12 +294,12 @@ impl Step {
             }
             Kind::Unary(u) => {
                 out.copy_from_slice(&in0[..out.len()]);
-                match u {
-                    Unary::Kernel(op) => elementwise::unary_inplace(*op, out),
-                    Unary::Clamp(lo, hi) => clamp_slice(out, *lo, *hi),
-                }
+                unary_other(*u, out);
             }
             Kind::Softmax { shape, axis } => k(elementwise::softmax(in0, shape, *axis, out))?,
+            Kind::LayerNorm { cols, eps, gamma, beta } => {
+                k(elementwise::layer_norm(&in0[..out.len()], *cols, *eps, gamma, beta, out))?;
+            }
             Kind::Concat { outer, chunks } => {
                 let row: usize = chunks.iter().sum();
                 for (i, x) in ins.iter().enumerate() {
@@ -313,8 +327,7 @@ impl Step {
         out: &mut [f32],
     ) -> Result<()> {
         match &self.kind {
-            Kind::Unary(Unary::Kernel(op)) => elementwise::unary_inplace(*op, out),
-            Kind::Unary(Unary::Clamp(lo, hi)) => clamp_slice(out, *lo, *hi),
+            Kind::Unary(u) => unary_other(*u, out),
             Kind::ChannelAffine { c, inner, scale, shift, act } => {
                 let block = (c * inner).max(1);
                 for yo in out.chunks_exact_mut(block) {

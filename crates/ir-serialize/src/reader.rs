@@ -277,6 +277,13 @@ fn build(root: &Element, bin: Bytes, path: &Path, bin_path: &Path) -> Result<Mod
             if parse_opset(&l.version).is_none_or(|v| v > MAX_OPSET) {
                 return Err(unsupported());
             }
+            if l.type_name == "Parameter" {
+                for k in ["shape", "element_type"] {
+                    if !attrs.contains_key(k) {
+                        return Err(cx.layer(l, format!("missing attribute '{k}' for Parameter")));
+                    }
+                }
+            }
             match Op::from_ir(&l.type_name, &l.version, &attrs) {
                 None => return Err(unsupported()),
                 Some(Err(e)) => return Err(cx.layer(l, format!("attribute: {e}"))),

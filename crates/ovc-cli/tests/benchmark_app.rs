@@ -3,11 +3,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-fn light_model(name: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/py/lib/python3.11/site-packages/onnx/backend/test/data/light")
-        .join(format!("light_{name}.onnx"));
-    p.exists().then_some(p)
+/// The squeezenet model committed under tests/models.
+fn squeezenet() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/models/squeezenet.onnx")
 }
 
 fn run(args: &[&str]) -> (bool, String, String) {
@@ -21,10 +19,7 @@ fn run(args: &[&str]) -> (bool, String, String) {
 
 #[test]
 fn reports_count_duration_latency_and_throughput() {
-    let Some(model) = light_model("squeezenet") else {
-        eprintln!("skipping: light models not installed under target/py");
-        return;
-    };
+    let model = squeezenet();
     let model = model.to_string_lossy().into_owned();
     for hint in ["latency", "throughput"] {
         let (ok, out, err) = run(&["-m", &model, "-niter", "4", "-nthreads", "2", "-hint", hint, "-pc"]);
@@ -56,10 +51,7 @@ fn reports_count_duration_latency_and_throughput() {
 
 #[test]
 fn shape_override_and_bad_arguments() {
-    let Some(model) = light_model("squeezenet") else {
-        eprintln!("skipping: light models not installed under target/py");
-        return;
-    };
+    let model = squeezenet();
     let model = model.to_string_lossy().into_owned();
     let (ok, out, err) = run(&["-m", &model, "-niter", "1", "-shape", "data_0[1,3,256,256]"]);
     assert!(ok, "{err}");

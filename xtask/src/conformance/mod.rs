@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 mod driver;
 mod expect;
 mod oracle;
-mod setup;
+pub mod setup;
 
 #[cfg(feature = "runner")]
 mod runner;

@@ -204,6 +204,14 @@ fn conv_gemm(
     // Item-level parallelism keeps each thread's tile hot in its own L2; only when there are
     // fewer items than threads is the GEMM itself split.
     let (workers, gemm_pool) = if items >= t { (t, None) } else { (1, pool) };
+    // Narrow or strided maps break the row copies of `fill_tile` into many short runs (a
+    // 7-wide map is 7-float memcpys); a masked gather per 16 columns has no such overhead.
+    #[cfg(target_arch = "x86_64")]
+    let gather_fill = layout == Layout::Zmm
+        && super::isa() >= super::Isa::Avx512
+        && !p.is_pointwise()
+        && (p.stride[1] > 1 || ow < 32)
+        && p.h * p.w < (1 << 24);
     run_tasks(pool.filter(|_| workers > 1), workers, |_| {
         let mut tile = AlignedBuf::zeroed(k * nt);
         let mut row = vec![0.0f32; nt];
@@ -222,6 +230,12 @@ fn conv_gemm(
             let dst = &mut tile.as_mut_slice()[..k * n_pad];
             match layout {
                 Layout::Ymm => fill_tile::<NR>(p, x, p0, cols, n_pad, layout.kc(), dst, &mut row),
+                #[cfg(target_arch = "x86_64")]
+                Layout::Zmm if gather_fill => {
+                    // SAFETY: AVX-512F checked when `gather_fill` was set; `x` holds the
+                    // group's c_in/g planes and `dst` the k x n_pad tile.
+                    unsafe { gather::fill_tile_zmm(p, x, p0, cols, n_pad, layout.kc(), dst) }
+                }
                 Layout::Zmm => fill_tile::<NR512>(p, x, p0, cols, n_pad, layout.kc(), dst, &mut row),
             }
             let epi = Epilogue {
@@ -294,6 +308,69 @@ fn fill_tile<const W: usize>(
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod gather {
+    use super::ConvParams;
+    use super::super::gemm::NR512;
+    use std::arch::x86_64::*;
+
+    /// [`super::fill_tile`] for the 32-column AVX-512 panels, one masked `vgatherdps` per 16
+    /// output positions and tap (padding lanes are masked off and read as 0).
+    ///
+    /// # Safety
+    /// CPU must support AVX-512F; `x` holds `c_in/groups` planes of `h*w < 2^24` floats and
+    /// `dst` holds `k * n_pad` floats with `n_pad` a multiple of 32.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn fill_tile_zmm(
+        p: &ConvParams,
+        x: &[f32],
+        p0: usize,
+        cols: usize,
+        n_pad: usize,
+        kc: usize,
+        dst: &mut [f32],
+    ) {
+        const W: usize = NR512;
+        let ow = p.out_w();
+        let khw = p.kh * p.kw;
+        let k = dst.len() / n_pad;
+        // Per column: top-left input coordinate of its window; columns past `cols` get a row
+        // far out of range so their lanes are always masked off.
+        let mut iy0 = vec![i32::MIN / 2; n_pad];
+        let mut ix0 = vec![0i32; n_pad];
+        for j in 0..cols {
+            let pos = p0 + j;
+            iy0[j] = ((pos / ow) * p.stride[0]) as i32 - p.pads_begin[0] as i32;
+            ix0[j] = ((pos % ow) * p.stride[1]) as i32 - p.pads_begin[1] as i32;
+        }
+        let (h, w) = (_mm512_set1_epi32(p.h as i32), _mm512_set1_epi32(p.w as i32));
+        let wv = _mm512_set1_epi32(p.w as i32);
+        let vecs = n_pad / 16;
+        // SAFETY: every gathered index is checked against the plane bounds by its lane mask;
+        // stores stay inside the k x n_pad tile.
+        unsafe {
+            let d = dst.as_mut_ptr();
+            for kidx in 0..k {
+                let ci = kidx / khw;
+                let dy = _mm512_set1_epi32((kidx % khw / p.kw * p.dilation[0]) as i32);
+                let dx = _mm512_set1_epi32((kidx % p.kw * p.dilation[1]) as i32);
+                let plane = x.as_ptr().add(ci * p.h * p.w);
+                let kb = kidx / kc * kc;
+                let kcb = kc.min(k - kb);
+                let base = kb * n_pad + (kidx - kb) * W;
+                for v in 0..vecs {
+                    let iy = _mm512_add_epi32(_mm512_loadu_si512(iy0.as_ptr().add(16 * v).cast()), dy);
+                    let ix = _mm512_add_epi32(_mm512_loadu_si512(ix0.as_ptr().add(16 * v).cast()), dx);
+                    let m = _mm512_cmplt_epu32_mask(iy, h) & _mm512_cmplt_epu32_mask(ix, w);
+                    let idx = _mm512_add_epi32(_mm512_mullo_epi32(iy, wv), ix);
+                    let g = _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), m, idx, plane);
+                    _mm512_storeu_ps(d.add(base + (v / 2) * W * kcb + (v % 2) * 16), g);
+                }
+            }
+        }
+    }
+}
+
 /// Gathers input values for tap (ky, kx) at output positions `p0..p0+row.len()` (0 in pads).
 fn fill_row(p: &ConvParams, plane: &[f32], ky: usize, kx: usize, p0: usize, row: &mut [f32], ow: usize) {
     let (sh, sw) = (p.stride[0], p.stride[1]);
@@ -354,6 +431,11 @@ fn depthwise(
     let khw = p.kh * p.kw;
     let t = threads_for(pool, planes * oh * ow * khw).min(planes);
     let out = SyncPtr(output.as_mut_ptr());
+    #[cfg(target_arch = "x86_64")]
+    if super::isa() >= super::Isa::Avx512 {
+        depthwise_sweep(p, w, input, bias, act, out, t, pool);
+        return;
+    }
     run_tasks(pool, t, |ti| {
         let (q0, q1) = super::split_range(planes, t, 1, ti);
         for q in q0..q1 {
@@ -363,6 +445,54 @@ fn depthwise(
             let o = unsafe { std::slice::from_raw_parts_mut(out.get().add(q * oh * ow), oh * ow) };
             let b = bias.map_or(0.0, |bb| bb[c]);
             depthwise_plane(p, x, &w[c * khw..][..khw], b, act, o, ow);
+        }
+    });
+}
+
+/// AVX-512 depthwise convolution through padded, phase-split plane copies: every tap of an
+/// output row is one contiguous masked load, with no per-tap edge handling or call overhead,
+/// which dominated small maps and strided layers.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn depthwise_sweep(
+    p: &ConvParams,
+    w: &[f32],
+    input: &[f32],
+    bias: Option<&[f32]>,
+    act: Activation,
+    out: SyncPtr,
+    t: usize,
+    pool: Option<&ThreadPool>,
+) {
+    use super::pool::{Sweep, SweepMode, Window, avx512};
+    let (oh, ow) = (p.out_h(), p.out_w());
+    let planes = p.n * p.c_in;
+    let khw = p.kh * p.kw;
+    let win = Window {
+        h: p.h,
+        w: p.w,
+        kh: p.kh,
+        kw: p.kw,
+        stride: p.stride,
+        dilation: p.dilation,
+        pads_begin: p.pads_begin,
+        oh,
+        ow,
+    };
+    let offs = win.tap_offsets();
+    let row_step = win.row_step();
+    run_tasks(pool, t, |ti| {
+        let (q0, q1) = super::split_range(planes, t, 1, ti);
+        let mut buf = vec![0.0f32; win.plane_len()];
+        for q in q0..q1 {
+            let c = q % p.c_in;
+            win.fill(&input[q * p.h * p.w..][..p.h * p.w], 0.0, &mut buf);
+            let mode = SweepMode::Fma { w: &w[c * khw..][..khw], bias: bias.map_or(0.0, |bb| bb[c]), act };
+            let sweep = Sweep { offs: &offs, row_step, ow, mode };
+            // SAFETY: output validated for planes*oh*ow elements; tasks own disjoint planes.
+            let o = unsafe { std::slice::from_raw_parts_mut(out.get().add(q * oh * ow), oh * ow) };
+            // SAFETY: the caller checked AVX-512F; `buf` was filled for `win`.
+            unsafe { avx512::sweep_plane(&buf, &sweep, o) };
         }
     });
 }

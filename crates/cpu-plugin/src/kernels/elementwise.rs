@@ -17,6 +17,24 @@ pub enum UnaryOp {
     Tanh,
     /// `e^x`.
     Exp,
+    /// Gauss error function.
+    Erf,
+    /// Square root (NaN below zero).
+    Sqrt,
+    /// `x * x`.
+    Square,
+    /// `|x|`.
+    Abs,
+    /// `-x`.
+    Neg,
+    /// Exact GELU, `0.5 x (1 + erf(x / sqrt 2))`.
+    GeluErf,
+    /// Tanh-approximated GELU.
+    GeluTanh,
+    /// `x * sigmoid(x)` (Swish with beta 1, SiLU).
+    Swish,
+    /// `x * min(max(x + 3, 0), 6) / 6`.
+    HSwish,
 }
 
 /// Element-wise binary operation.
@@ -93,6 +111,45 @@ avx2_dispatch! {
     }
 }
 
+avx2_dispatch! {
+    /// `y[i] = (x[i] - mean) * r * gamma[i] + beta[i]` (one layer-norm row).
+    fn ln_apply(x: &[f32], mean: f32, r: f32, gamma: &[f32], beta: &[f32], y: &mut [f32]) {
+        for (((o, &v), &g), &b) in y.iter_mut().zip(x).zip(gamma).zip(beta) {
+            *o = (v - mean) * r * g + b;
+        }
+    }
+}
+
+/// Sum of `(x[i] - mean)^2` with eight independent lanes, so it vectorises without
+/// reassociating one serial float sum.
+fn sum_sq_dev(x: &[f32], mean: f32) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let mut chunks = x.chunks_exact(16);
+    for c in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            let d = v - mean;
+            *a += d * d;
+        }
+    }
+    let tail: f32 = chunks.remainder().iter().map(|&v| (v - mean) * (v - mean)).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Layer normalisation over rows of `cols` values: `(x - mean) / sqrt(var + eps) * gamma +
+/// beta`, with the variance taken around the mean in a second pass (no cancellation).
+pub fn layer_norm(x: &[f32], cols: usize, eps: f32, gamma: &[f32], beta: &[f32], out: &mut [f32]) -> KernelResult {
+    ensure(cols > 0 && x.len().is_multiple_of(cols), || format!("layer_norm: len {} not a multiple of {cols}", x.len()))?;
+    ensure(out.len() == x.len(), || "layer_norm: output length".into())?;
+    ensure(gamma.len() == cols && beta.len() == cols, || "layer_norm: gamma/beta length".into())?;
+    for (xr, yr) in x.chunks_exact(cols).zip(out.chunks_exact_mut(cols)) {
+        let mean = sum(xr) / cols as f32;
+        let var = sum_sq_dev(xr, mean) / cols as f32;
+        let r = 1.0 / (var + eps).sqrt();
+        ln_apply(xr, mean, r, gamma, beta, yr);
+    }
+    Ok(())
+}
+
 /// Sum of `x`.
 pub(crate) fn sum(x: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
@@ -133,13 +190,74 @@ pub fn unary_inplace(op: UnaryOp, x: &mut [f32]) {
         return;
     }
     for v in x.iter_mut() {
-        *v = match op {
-            UnaryOp::Relu => v.max(0.0),
-            UnaryOp::Exp => v.exp(),
-            UnaryOp::Sigmoid => 1.0 / (1.0 + (-*v).exp()),
-            UnaryOp::Tanh => v.tanh(),
-        };
+        *v = unary_scalar(op, *v);
     }
+}
+
+/// Portable scalar definition of every unary op (the fallback path without AVX2).
+pub(crate) fn unary_scalar(op: UnaryOp, v: f32) -> f32 {
+    match op {
+        UnaryOp::Relu => v.max(0.0),
+        UnaryOp::Exp => v.exp(),
+        UnaryOp::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+        UnaryOp::Tanh => v.tanh(),
+        UnaryOp::Erf => erf_scalar(v),
+        UnaryOp::Sqrt => v.sqrt(),
+        UnaryOp::Square => v * v,
+        UnaryOp::Abs => v.abs(),
+        UnaryOp::Neg => -v,
+        UnaryOp::GeluErf => 0.5 * v * (1.0 + erf_scalar(v * std::f32::consts::FRAC_1_SQRT_2)),
+        UnaryOp::GeluTanh => 0.5 * v * (1.0 + (GELU_TANH_K * (v + 0.044_715 * v * v * v)).tanh()),
+        UnaryOp::Swish => v / (1.0 + (-v).exp()),
+        UnaryOp::HSwish => v * (v + 3.0).clamp(0.0, 6.0) / 6.0,
+    }
+}
+
+/// `sqrt(2 / pi)`, the tanh-GELU input scale.
+const GELU_TANH_K: f32 = 0.797_884_6;
+
+/// Taylor coefficients of `erf(x) / x` in `x^2` (times `2/sqrt(pi)`), highest first; the
+/// truncation error is below 1e-9 relative for `|x| < 0.5`, the range they are used on.
+const ERF_SMALL: [f32; 7] = [
+    1.128_379_2 / 9360.0,
+    -1.128_379_2 / 1320.0,
+    1.128_379_2 / 216.0,
+    -1.128_379_2 / 42.0,
+    1.128_379_2 / 10.0,
+    -1.128_379_2 / 3.0,
+    1.128_379_2,
+];
+
+/// Numerical Recipes `erfcc` polynomial in `t = 1 / (1 + |x|/2)`, highest first: `erfc(x) =
+/// t exp(-x^2 + P(t))` with fractional error below 1.2e-7 everywhere, so `1 - erfc` is
+/// accurate to a few ulp once `erf >= 0.5`.
+const ERFC_NR: [f32; 10] = [
+    0.170_872_77,
+    -0.822_152_23,
+    1.488_515_9,
+    -1.135_203_98,
+    0.278_868_07,
+    -0.186_288_06,
+    0.096_784_18,
+    0.374_091_96,
+    1.000_023_68,
+    -1.265_512_23,
+];
+
+/// Scalar erf with the same formulas as the SIMD path.
+pub(crate) fn erf_scalar(x: f32) -> f32 {
+    if x.is_nan() {
+        return x;
+    }
+    let ax = x.abs().min(4.0);
+    if ax < 0.5 {
+        let z = x * x;
+        return x * ERF_SMALL.iter().fold(0.0, |acc, &c| acc * z + c);
+    }
+    let t = 1.0 / (1.0 + 0.5 * ax);
+    let p = ERFC_NR.iter().fold(0.0, |acc, &c| acc * t + c);
+    let erfc = t * (-ax * ax + p).exp();
+    (1.0 - erfc).copysign(x)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -276,14 +394,65 @@ mod simd {
         }
     }
 
+    /// erf: Taylor polynomial below 0.5, `1 - erfc` (Numerical Recipes form) above; see
+    /// `erf_scalar` for the accuracy argument.
+    #[inline(always)]
+    pub(super) unsafe fn erf8(x: __m256) -> __m256 {
+        unsafe {
+            let sign = _mm256_set1_ps(-0.0);
+            let ax = _mm256_min_ps(_mm256_andnot_ps(sign, x), _mm256_set1_ps(4.0));
+            let z = _mm256_mul_ps(x, x);
+            let mut p = _mm256_set1_ps(super::ERF_SMALL[0]);
+            for &c in &super::ERF_SMALL[1..] {
+                p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(c));
+            }
+            let small = _mm256_mul_ps(p, x);
+            let one = _mm256_set1_ps(1.0);
+            let t = _mm256_div_ps(one, _mm256_fmadd_ps(ax, _mm256_set1_ps(0.5), one));
+            let mut q = _mm256_set1_ps(super::ERFC_NR[0]);
+            for &c in &super::ERFC_NR[1..] {
+                q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(c));
+            }
+            let e = exp8(_mm256_fnmadd_ps(ax, ax, q));
+            let big = _mm256_fnmadd_ps(t, e, one);
+            let big = _mm256_or_ps(big, _mm256_and_ps(sign, x));
+            let is_small = _mm256_cmp_ps::<_CMP_LT_OQ>(ax, _mm256_set1_ps(0.5));
+            let r = _mm256_blendv_ps(big, small, is_small);
+            _mm256_blendv_ps(r, x, _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x))
+        }
+    }
+
     #[inline(always)]
     unsafe fn apply8(op: UnaryOp, v: __m256) -> __m256 {
         unsafe {
+            let half = _mm256_set1_ps(0.5);
+            let one = _mm256_set1_ps(1.0);
             match op {
                 UnaryOp::Relu => _mm256_max_ps(v, _mm256_setzero_ps()),
                 UnaryOp::Exp => exp8(v),
                 UnaryOp::Sigmoid => sigmoid8(v),
                 UnaryOp::Tanh => tanh8(v),
+                UnaryOp::Erf => erf8(v),
+                UnaryOp::Sqrt => _mm256_sqrt_ps(v),
+                UnaryOp::Square => _mm256_mul_ps(v, v),
+                UnaryOp::Abs => _mm256_andnot_ps(_mm256_set1_ps(-0.0), v),
+                UnaryOp::Neg => _mm256_xor_ps(_mm256_set1_ps(-0.0), v),
+                UnaryOp::GeluErf => {
+                    let e = erf8(_mm256_mul_ps(v, _mm256_set1_ps(std::f32::consts::FRAC_1_SQRT_2)));
+                    _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, e))
+                }
+                UnaryOp::GeluTanh => {
+                    let v3 = _mm256_mul_ps(_mm256_mul_ps(v, v), v);
+                    let inner = _mm256_fmadd_ps(v3, _mm256_set1_ps(0.044_715), v);
+                    let th = tanh8(_mm256_mul_ps(inner, _mm256_set1_ps(super::GELU_TANH_K)));
+                    _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, th))
+                }
+                UnaryOp::Swish => _mm256_mul_ps(v, sigmoid8(v)),
+                UnaryOp::HSwish => {
+                    let r = _mm256_add_ps(v, _mm256_set1_ps(3.0));
+                    let r = _mm256_min_ps(_mm256_max_ps(r, _mm256_setzero_ps()), _mm256_set1_ps(6.0));
+                    _mm256_div_ps(_mm256_mul_ps(v, r), _mm256_set1_ps(6.0))
+                }
             }
         }
     }
@@ -575,7 +744,56 @@ mod tests {
     use proptest::prelude::*;
 
     fn unary_op() -> impl Strategy<Value = UnaryOp> {
-        prop_oneof![Just(UnaryOp::Relu), Just(UnaryOp::Sigmoid), Just(UnaryOp::Tanh), Just(UnaryOp::Exp)]
+        prop_oneof![
+            Just(UnaryOp::Relu),
+            Just(UnaryOp::Sigmoid),
+            Just(UnaryOp::Tanh),
+            Just(UnaryOp::Exp),
+            Just(UnaryOp::Erf),
+            Just(UnaryOp::Sqrt),
+            Just(UnaryOp::Square),
+            Just(UnaryOp::Abs),
+            Just(UnaryOp::Neg),
+            Just(UnaryOp::GeluErf),
+            Just(UnaryOp::GeluTanh),
+            Just(UnaryOp::Swish),
+            Just(UnaryOp::HSwish),
+        ]
+    }
+
+    #[test]
+    fn erf_within_a_few_ulp_of_f64() {
+        // Both the SIMD and the portable path against a ~1e-15 f64 erf, across the switch
+        // points (0.5 and the 4.0 clamp) and the tiny range where erf(x) ~ 2x/sqrt(pi).
+        let x: Vec<f32> = (-100_000..=100_000)
+            .map(|i| i as f32 * 6e-5)
+            .chain([1e-30, -1e-20, 0.0, -0.0, 4.5, -9.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN])
+            .collect();
+        let want: Vec<f32> = x.iter().map(|&v| ir_graph::eval::elementwise::erf(v as f64) as f32).collect();
+        let mut got = vec![0.0; x.len()];
+        unary(UnaryOp::Erf, &x, &mut got).expect("erf");
+        assert_rel(&got, &want, 1e-6, "erf simd");
+        let portable: Vec<f32> = x.iter().map(|&v| erf_scalar(v)).collect();
+        assert_rel(&portable, &want, 1e-6, "erf scalar");
+    }
+
+    #[test]
+    fn layer_norm_matches_two_pass_f64() {
+        let (rows, cols) = (5, 77);
+        let x: Vec<f32> = rand_vec(rows * cols, 4).iter().map(|v| v * 3.0 + 10.0).collect();
+        let gamma = rand_vec(cols, 5);
+        let beta = rand_vec(cols, 6);
+        let mut got = vec![0.0; x.len()];
+        layer_norm(&x, cols, 1e-5, &gamma, &beta, &mut got).expect("ln");
+        let mut want = vec![0.0; x.len()];
+        for (xr, yr) in x.chunks(cols).zip(want.chunks_mut(cols)) {
+            let mean = xr.iter().map(|&v| v as f64).sum::<f64>() / cols as f64;
+            let var = xr.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / cols as f64;
+            for (i, (y, &v)) in yr.iter_mut().zip(xr).enumerate() {
+                *y = ((v as f64 - mean) / (var + 1e-5).sqrt() * gamma[i] as f64 + beta[i] as f64) as f32;
+            }
+        }
+        assert_close(&got, &want, 1e-5, "layer_norm");
     }
 
     /// Relative error check tight enough to validate the polynomial approximations.

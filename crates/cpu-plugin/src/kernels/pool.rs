@@ -5,7 +5,7 @@
 //! inner loop is a branch-free (and for stride 1, SIMD) max/add over contiguous memory.
 
 use super::elementwise::{add_into, max_into, sum};
-use super::{KernelResult, SyncPtr, ThreadPool, ensure, run_tasks, split_range, threads_for};
+use super::{Activation, Isa, KernelResult, SyncPtr, ThreadPool, ensure, isa, run_tasks, split_range, threads_for};
 
 /// Geometry of a 2-D pooling (index 0 = height, 1 = width); the output size is chosen by the
 /// caller (floor or ceil mode, see [`PoolParams::out_dim`]).
@@ -173,6 +173,11 @@ fn run_pool(p: &PoolParams, kind: Kind, input: &[f32], output: &mut [f32], pool:
             })
             .collect(),
     };
+    #[cfg(target_arch = "x86_64")]
+    if isa() >= Isa::Avx512 {
+        run_pool_sweep(p, kind, input, out, &col_div, t, pool);
+        return;
+    }
     run_tasks(pool, t, |ti| {
         let (q0, q1) = split_range(planes, t, 1, ti);
         let mut acc = vec![0.0f32; ow];
@@ -183,6 +188,60 @@ fn run_pool(p: &PoolParams, kind: Kind, input: &[f32], output: &mut [f32], pool:
             for (oy, orow) in o.chunks_exact_mut(ow).enumerate() {
                 pool_row(p, kind, x, oy, &ranges, &col_div, &mut acc, orow);
             }
+        }
+    });
+}
+
+/// AVX-512 pooling through padded, phase-split plane copies (see [`Window`]).
+#[cfg(target_arch = "x86_64")]
+fn run_pool_sweep(
+    p: &PoolParams,
+    kind: Kind,
+    input: &[f32],
+    out: SyncPtr,
+    col_div: &[f32],
+    t: usize,
+    pool: Option<&ThreadPool>,
+) {
+    let (oh, ow) = (p.out_h, p.out_w);
+    let win = Window {
+        h: p.h,
+        w: p.w,
+        kh: p.kh,
+        kw: p.kw,
+        stride: p.stride,
+        dilation: p.dilation,
+        pads_begin: p.pads_begin,
+        oh,
+        ow,
+    };
+    let offs = win.tap_offsets();
+    let row_div: Vec<f32> = match kind {
+        Kind::Max => Vec::new(),
+        Kind::Avg { include_pad } => {
+            let (lo, hi) = if include_pad {
+                (-(p.pads_begin[0] as isize), (p.h + p.pads_end[0]) as isize)
+            } else {
+                (0, p.h as isize)
+            };
+            (0..oh).map(|oy| taps_in(oy, p.kh, p.stride[0], p.dilation[0], p.pads_begin[0], lo, hi) as f32).collect()
+        }
+    };
+    let (mode, pad) = match kind {
+        Kind::Max => (SweepMode::Max, f32::NEG_INFINITY),
+        Kind::Avg { .. } => (SweepMode::Avg { row_div: &row_div, col_div }, 0.0),
+    };
+    let sweep = Sweep { offs: &offs, row_step: win.row_step(), ow, mode };
+    let planes = p.n * p.c;
+    run_tasks(pool, t, |ti| {
+        let (q0, q1) = split_range(planes, t, 1, ti);
+        let mut buf = vec![0.0f32; win.plane_len()];
+        for q in q0..q1 {
+            win.fill(&input[q * p.h * p.w..][..p.h * p.w], pad, &mut buf);
+            // SAFETY: output validated for planes*oh*ow elements; tasks own disjoint planes.
+            let o = unsafe { std::slice::from_raw_parts_mut(out.get().add(q * oh * ow), oh * ow) };
+            // SAFETY: the caller checked AVX-512F; `buf` was filled for `win`.
+            unsafe { avx512::sweep_plane(&buf, &sweep, o) };
         }
     });
 }
@@ -233,6 +292,210 @@ fn pool_row(
         for (v, &cd) in orow.iter_mut().zip(col_div) {
             let cnt = rows * cd;
             *v = if cnt > 0.0 { *v / cnt } else { 0.0 };
+        }
+    }
+}
+
+/// Window sweep geometry shared by pooling and depthwise convolution: the input plane is copied
+/// once with its padding materialised and its columns split by phase modulo the horizontal
+/// stride, so every tap of every output row reads a contiguous, edge-free run of memory.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Window {
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) kh: usize,
+    pub(crate) kw: usize,
+    pub(crate) stride: [usize; 2],
+    pub(crate) dilation: [usize; 2],
+    pub(crate) pads_begin: [usize; 2],
+    pub(crate) oh: usize,
+    pub(crate) ow: usize,
+}
+
+impl Window {
+    /// Padded rows touched by the sweep.
+    fn rows(&self) -> usize {
+        (self.oh - 1) * self.stride[0] + (self.kh - 1) * self.dilation[0] + 1
+    }
+
+    /// Columns per phase of the padded, phase-split plane.
+    fn wq(&self) -> usize {
+        ((self.ow - 1) * self.stride[1] + (self.kw - 1) * self.dilation[1] + 1).div_ceil(self.stride[1])
+    }
+
+    /// Floats of scratch one padded, phase-split plane needs.
+    pub(crate) fn plane_len(&self) -> usize {
+        self.stride[1] * self.rows() * self.wq()
+    }
+
+    /// Distance between the first taps of consecutive output rows.
+    pub(crate) fn row_step(&self) -> usize {
+        self.stride[0] * self.wq()
+    }
+
+    /// Offset of each tap (row-major over `kh x kw`) for output `(0, 0)` in the scratch plane.
+    pub(crate) fn tap_offsets(&self) -> Vec<usize> {
+        let (hp, wq, sw) = (self.rows(), self.wq(), self.stride[1]);
+        let mut v = Vec::with_capacity(self.kh * self.kw);
+        for ky in 0..self.kh {
+            for kx in 0..self.kw {
+                let c = kx * self.dilation[1];
+                v.push(((c % sw) * hp + ky * self.dilation[0]) * wq + c / sw);
+            }
+        }
+        v
+    }
+
+    /// Copies plane `x` (`h x w`) into `buf` (`plane_len()`), writing `pad` outside the input.
+    pub(crate) fn fill(&self, x: &[f32], pad: f32, buf: &mut [f32]) {
+        let (hp, wq, sw) = (self.rows(), self.wq(), self.stride[1]);
+        let (pt, pl) = (self.pads_begin[0], self.pads_begin[1]);
+        for r in 0..hp {
+            let iy = r as isize - pt as isize;
+            let src = (iy >= 0 && (iy as usize) < self.h).then(|| &x[iy as usize * self.w..][..self.w]);
+            for ph in 0..sw {
+                let dst = &mut buf[(ph * hp + r) * wq..][..wq];
+                let Some(row) = src else {
+                    dst.fill(pad);
+                    continue;
+                };
+                if sw == 1 {
+                    let lo = pl.min(wq);
+                    let n = self.w.min(wq - lo);
+                    dst[..lo].fill(pad);
+                    dst[lo..lo + n].copy_from_slice(&row[..n]);
+                    dst[lo + n..].fill(pad);
+                } else {
+                    for (q, d) in dst.iter_mut().enumerate() {
+                        let ix = (q * sw + ph) as isize - pl as isize;
+                        *d = if ix >= 0 && (ix as usize) < self.w { row[ix as usize] } else { pad };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What a window sweep computes per output element.
+#[derive(Clone, Copy)]
+pub(crate) enum SweepMode<'a> {
+    /// `act(bias + sum(w[t] * x[t]))` (depthwise convolution).
+    Fma { w: &'a [f32], bias: f32, act: Activation },
+    /// `max(x[t])`, NaN inputs ignored (padding must be `-inf`).
+    Max,
+    /// `sum(x[t]) / (row_div[oy] * col_div[ox])`, 0 for an empty window (padding must be 0).
+    Avg { row_div: &'a [f32], col_div: &'a [f32] },
+}
+
+/// One plane's sweep: tap offsets for output (0, 0), the per-output-row step and the width.
+pub(crate) struct Sweep<'a> {
+    pub(crate) offs: &'a [usize],
+    pub(crate) row_step: usize,
+    pub(crate) ow: usize,
+    pub(crate) mode: SweepMode<'a>,
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512 {
+    use super::{Activation, Sweep, SweepMode};
+    use std::arch::x86_64::*;
+
+    #[inline(always)]
+    fn lane_mask(n: usize) -> __mmask16 {
+        if n >= 16 { 0xFFFF } else { ((1u32 << n) - 1) as __mmask16 }
+    }
+
+    /// Computes the `out.len() / s.ow` output rows of one plane from its scratch copy `buf`.
+    ///
+    /// # Safety
+    /// CPU must support AVX-512F; `buf` must be a plane filled by `Window::fill` for the
+    /// window `s` was derived from, and `out` must hold whole output rows of that window.
+    #[target_feature(enable = "avx512f")]
+    pub(crate) unsafe fn sweep_plane(buf: &[f32], s: &Sweep<'_>, out: &mut [f32]) {
+        let oh = out.len() / s.ow.max(1);
+        let mut oy = 0;
+        // Several output rows per pass give independent accumulator chains, so the taps'
+        // FMAs (or max/add) are not serialised on one register's latency.
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            while oy + 8 <= oh {
+                rows::<8>(buf.as_ptr(), s, oy, out.as_mut_ptr());
+                oy += 8;
+            }
+            while oy + 4 <= oh {
+                rows::<4>(buf.as_ptr(), s, oy, out.as_mut_ptr());
+                oy += 4;
+            }
+            while oy < oh {
+                rows::<1>(buf.as_ptr(), s, oy, out.as_mut_ptr());
+                oy += 1;
+            }
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn rows<const R: usize>(buf: *const f32, s: &Sweep<'_>, oy: usize, out: *mut f32) {
+        let ow = s.ow;
+        let mut ox = 0;
+        // SAFETY: masked loads stay inside each tap's row (see `Window::wq`), stores inside
+        // rows `oy..oy+R` of `out`.
+        unsafe {
+            while ox < ow {
+                let m = lane_mask(ow - ox);
+                let base = buf.add(oy * s.row_step + ox);
+                let mut acc = [_mm512_setzero_ps(); R];
+                match s.mode {
+                    SweepMode::Fma { w, bias, act } => {
+                        acc = [_mm512_set1_ps(bias); R];
+                        for (&o, &wt) in s.offs.iter().zip(w) {
+                            let wv = _mm512_set1_ps(wt);
+                            for (r, a) in acc.iter_mut().enumerate() {
+                                *a = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, base.add(o + r * s.row_step)), *a);
+                            }
+                        }
+                        for (r, a) in acc.iter_mut().enumerate() {
+                            let mut v = *a;
+                            match act {
+                                Activation::None => {}
+                                // max(v, lo) with v first so NaN is replaced like f32::max does.
+                                Activation::Relu => v = _mm512_max_ps(v, _mm512_setzero_ps()),
+                                Activation::Clamp(lo, hi) => {
+                                    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(lo)), _mm512_set1_ps(hi))
+                                }
+                            }
+                            _mm512_mask_storeu_ps(out.add((oy + r) * ow + ox), m, v);
+                        }
+                    }
+                    SweepMode::Max => {
+                        acc = [_mm512_set1_ps(f32::NEG_INFINITY); R];
+                        for &o in s.offs {
+                            for (r, a) in acc.iter_mut().enumerate() {
+                                // x first: a NaN x yields the second operand, i.e. is ignored.
+                                *a = _mm512_max_ps(_mm512_maskz_loadu_ps(m, base.add(o + r * s.row_step)), *a);
+                            }
+                        }
+                        for (r, a) in acc.iter().enumerate() {
+                            _mm512_mask_storeu_ps(out.add((oy + r) * ow + ox), m, *a);
+                        }
+                    }
+                    SweepMode::Avg { row_div, col_div } => {
+                        for &o in s.offs {
+                            for (r, a) in acc.iter_mut().enumerate() {
+                                *a = _mm512_add_ps(_mm512_maskz_loadu_ps(m, base.add(o + r * s.row_step)), *a);
+                            }
+                        }
+                        let cd = _mm512_maskz_loadu_ps(m, col_div.as_ptr().add(ox));
+                        for (r, a) in acc.iter().enumerate() {
+                            let cnt = _mm512_mul_ps(_mm512_set1_ps(row_div[oy + r]), cd);
+                            let nz = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(cnt, _mm512_setzero_ps());
+                            let v = _mm512_maskz_div_ps(nz, *a, cnt);
+                            _mm512_mask_storeu_ps(out.add((oy + r) * ow + ox), m, v);
+                        }
+                    }
+                }
+                ox += 16;
+            }
         }
     }
 }

@@ -162,6 +162,7 @@ pub fn unary(op: UnaryOp, x: &[f32], y: &mut [f32]) {
             UnaryOp::Exp => v.exp(),
             UnaryOp::Sigmoid => (1.0 / (1.0 + (-(v as f64)).exp())) as f32,
             UnaryOp::Tanh => v.tanh(),
+            other => super::elementwise::unary_scalar(other, v),
         };
     }
 }

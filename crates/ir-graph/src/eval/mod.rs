@@ -16,6 +16,7 @@ pub mod reduce;
 pub mod resize;
 pub mod slicing;
 pub mod values;
+pub mod vision;
 
 pub use elementwise::{binary, unary, unary_with};
 pub use reduce::reduce;

@@ -1,6 +1,7 @@
 //! Neural-network kernels: convolution, pooling, normalization, softmax, matmul.
 //!
-//! All of them compute in `f64` on float inputs (MatMul also on integers) and round once.
+//! All of them compute in `f64` on float inputs (MatMul and convolution also on integers) and
+//! round once.
 
 use super::values::{
     Vals, broadcast_map, broadcast_pair, decode, decode_float, encode, not_evaluable, numel, to_usize,
@@ -109,7 +110,8 @@ pub fn convolution(op: &str, inputs: &[Tensor], grouped: bool, w: &WindowAttrs<'
     }
     let spatial = &xs[2..];
     let r = resolve(spatial, kernel, w)?;
-    let (xv, fv) = (decode_float(op, x)?, decode_float(op, f)?);
+    // Integer convolutions (ConvInteger) sum exactly in f64 for any realistic size.
+    let (xv, fv) = (super::values::decode_as_f64(op, x)?, super::values::decode_as_f64(op, f)?);
     let (n, c) = (xs[0], xs[1]);
     let (sp_in, sp_out, kn) = (numel(spatial), numel(&r.out), numel(kernel));
     let sst = strides_of(spatial);

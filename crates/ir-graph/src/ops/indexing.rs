@@ -46,6 +46,7 @@ fn infer_topk(inputs: &[InferInput<'_>], axis: i64, index_type: ElementType) -> 
     let et = inputs[0].element_type;
     let shape = match inputs[0].shape.dims() {
         None => PartialShape::DynamicRank,
+        Some([]) => return Err(invalid!("the input must have rank >= 1, got a scalar")),
         Some(d) => {
             let ax = normalize_axis(axis, d.len())?;
             let mut out = d.to_vec();

@@ -27,6 +27,7 @@ mod resize;
 mod shape_ops;
 mod slicing;
 mod unary;
+mod vision;
 
 pub use activation::*;
 pub use binary::*;
@@ -40,6 +41,7 @@ pub use resize::*;
 pub use shape_ops::*;
 pub use slicing::*;
 pub use unary::*;
+pub use vision::*;
 
 /// What an op sees of one input during inference: its type, shape and value when constant.
 #[derive(Debug, Clone, Copy)]
@@ -181,6 +183,8 @@ define_ops! {
     TopK11, TopK3, GatherElements, GatherND, ScatterElementsUpdate, ScatterNDUpdate, NonZero, OneHot,
     // resize
     Interpolate,
+    // vision
+    GridSample, NonMaxSuppression,
     // slicing
     StridedSlice, Slice, Tile, Split, VariadicSplit, Pad, DepthToSpace, SpaceToDepth, ReverseSequence,
 }

@@ -123,7 +123,8 @@ impl OpSpec for Concat {
                 continue;
             };
             let ax = normalize_axis(self.axis, d.len())?;
-            axis_sum = axis_sum.add(d[ax]);
+            let along = d.get(ax).copied().ok_or_else(|| invalid!("cannot concatenate scalars"))?;
+            axis_sum = axis_sum.add(along);
             match &mut acc {
                 None => acc = Some(d.to_vec()),
                 Some(a) => {
@@ -141,7 +142,7 @@ impl OpSpec for Concat {
         let shape = match acc {
             Some(mut a) => {
                 let ax = normalize_axis(self.axis, a.len())?;
-                a[ax] = axis_sum;
+                *a.get_mut(ax).ok_or_else(|| invalid!("cannot concatenate scalars"))? = axis_sum;
                 PartialShape::Ranked(a)
             }
             None => PartialShape::DynamicRank,
@@ -415,6 +416,7 @@ impl OpSpec for Gather {
         let et = inputs[0].element_type;
         let axis = int_input(&inputs[2], "axis")?;
         let shape = match (inputs[0].shape.dims(), inputs[1].shape.dims(), axis.as_deref()) {
+            (Some([]), _, _) => return Err(invalid!("the data input must have rank >= 1, got a scalar")),
             (Some(d), Some(ix), Some([axis])) => {
                 let axis = normalize_axis(*axis, d.len())?;
                 let bd = if self.batch_dims < 0 { self.batch_dims + ix.len() as i64 } else { self.batch_dims };
@@ -466,6 +468,9 @@ impl OpSpec for ShuffleChannels {
     fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
         expect_inputs(inputs, 1, 1)?;
         if let Some(d) = inputs[0].shape.dims() {
+            if d.is_empty() {
+                return Err(invalid!("the input must have rank >= 1, got a scalar"));
+            }
             let ax = normalize_axis(self.axis, d.len())?;
             if let Some(c) = d[ax].get()
                 && (self.group == 0 || c % self.group != 0)

@@ -5,21 +5,24 @@ use std::path::PathBuf;
 use crate::test_support::op_counts;
 use crate::{ConvertOptions, convert_model, read_onnx};
 
-/// The folder of the light models in the project's Python venv, when it is installed.
+/// The folder of the light models in the project's Python venv (`ONNX_LIGHT_MODELS` overrides).
 fn light_dir() -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let candidates = [
-        std::env::var_os("ONNX_LIGHT_MODELS").map(PathBuf::from),
-        Some(root.join("target/py/lib/python3.11/site-packages/onnx/backend/test/data/light")),
-    ];
-    candidates.into_iter().flatten().find(|p| p.is_dir())
+    if let Some(p) = std::env::var_os("ONNX_LIGHT_MODELS") {
+        return Some(PathBuf::from(p));
+    }
+    let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/py/lib");
+    std::fs::read_dir(lib)
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("site-packages/onnx/backend/test/data/light"))
+        .find(|p| p.is_dir())
 }
 
 fn convert(name: &str) -> Option<ir_graph::Model> {
-    let Some(dir) = light_dir() else {
-        eprintln!("skipping {name}: the onnx wheel's light models are not installed under target/py");
-        return None;
-    };
+    // These models come from the pinned onnx wheel; `cargo xtask test` installs it first.
+    let dir = light_dir().unwrap_or_else(|| {
+        panic!("the onnx wheel's light models are missing: run `cargo xtask test` (or `cargo xtask conformance`) once to create target/py")
+    });
     let path = dir.join(format!("light_{name}.onnx"));
     let m = convert_model(&path, &ConvertOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
     let counts = op_counts(&m);

@@ -27,6 +27,7 @@ mod reduce;
 mod resize;
 mod shape;
 mod slicing;
+mod vision;
 
 /// The ONNX default domain's canonical name.
 pub const DEFAULT_DOMAIN: &str = "ai.onnx";
@@ -85,6 +86,7 @@ impl Registry {
             norm::register(&mut r);
             resize::register(&mut r);
             deconv::register(&mut r);
+            vision::register(&mut r);
             r
         })
     }

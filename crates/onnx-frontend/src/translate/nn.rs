@@ -11,6 +11,8 @@ type R = Result<Vec<OutputRef>, FrontendError>;
 pub(super) fn register(r: &mut Registry) {
     let d = "";
     r.register(d, "Conv", &[1, 11, 22], conv);
+    r.register(d, "ConvInteger", &[10], conv_integer);
+    r.register(d, "MatMulInteger", &[10], matmul_integer);
     r.register(d, "MaxPool", &[1, 8, 10, 11, 12, 22], max_pool);
     r.register(d, "AveragePool", &[1, 7, 10, 11, 19, 22], avg_pool);
     r.register(d, "GlobalAveragePool", &[1, 22], |c| global_pool(c, true));
@@ -103,6 +105,62 @@ pub(super) fn channel_vector(c: &mut NodeContext<'_>, v: OutputRef, rank: usize)
 fn conv(c: &mut NodeContext<'_>) -> R {
     let x = c.input(0)?;
     let w = c.input(1)?;
+    let b = c.opt_input(2);
+    conv_with(c, x, w, b)
+}
+
+/// `x - zero_point` in i32 (the zero point reshaped to `[len, 1, ...]` over `rank` dims when it
+/// is per-channel of the first axis).
+fn minus_zero_point(
+    c: &mut NodeContext<'_>,
+    x: OutputRef,
+    zp: Option<OutputRef>,
+    rank: usize,
+) -> Result<OutputRef, FrontendError> {
+    let i32t = ElementType::I32;
+    let x = c.add(ops::Convert { destination_type: i32t }, &[x])?;
+    let Some(zp) = zp else { return Ok(x) };
+    let mut zp = c.add(ops::Convert { destination_type: i32t }, &[zp])?;
+    if c.shape(zp).rank() == Some(1) && rank > 1 && c.shape(zp).to_static() != Some(vec![1]) {
+        let mut target = vec![1i64; rank];
+        target[0] = -1;
+        let t = c.const_vec(&target)?;
+        zp = c.add(ops::Reshape { special_zero: false }, &[zp, t])?;
+    }
+    c.add(ops::Subtract::default(), &[x, zp])
+}
+
+/// ConvInteger: Convert to i32, subtract zero points, Convolution in i32.
+fn conv_integer(c: &mut NodeContext<'_>) -> R {
+    let (x, w) = (c.input(0)?, c.input(1)?);
+    let (xz, wz) = (c.opt_input(2), c.opt_input(3));
+    let x = minus_zero_point(c, x, xz, 0)?;
+    let wr = c.static_rank(w, "ConvInteger")?;
+    let w = minus_zero_point(c, w, wz, wr)?;
+    conv_with(c, x, w, None)
+}
+
+/// MatMulInteger: Convert to i32, subtract zero points (A's per row), MatMul in i32.
+fn matmul_integer(c: &mut NodeContext<'_>) -> R {
+    let (a, b) = (c.input(0)?, c.input(1)?);
+    let (az, bz) = (c.opt_input(2), c.opt_input(3));
+    let a = c.add(ops::Convert { destination_type: ElementType::I32 }, &[a])?;
+    let a = match az {
+        Some(z) => {
+            let mut z = c.add(ops::Convert { destination_type: ElementType::I32 }, &[z])?;
+            if c.shape(z).rank() == Some(1) && c.shape(z).to_static() != Some(vec![1]) {
+                let t = c.const_vec(&[-1, 1])?;
+                z = c.add(ops::Reshape { special_zero: false }, &[z, t])?;
+            }
+            c.add(ops::Subtract::default(), &[a, z])?
+        }
+        None => a,
+    };
+    let b = minus_zero_point(c, b, bz, 0)?;
+    Ok(vec![c.add(ops::MatMul::default(), &[a, b])?])
+}
+
+fn conv_with(c: &mut NodeContext<'_>, x: OutputRef, w: OutputRef, bias: Option<OutputRef>) -> R {
     let n = spatial_rank(c, x, Some(w))?;
     let a = window_attrs(c, n)?;
     let group = c.attr_int("group", 1)?;
@@ -148,7 +206,7 @@ fn conv(c: &mut NodeContext<'_>) -> R {
             &[x, wg],
         )?
     };
-    match c.opt_input(2) {
+    match bias {
         None => Ok(vec![y]),
         Some(b) => {
             let rank = c.static_rank(y, "the Conv bias")?;

@@ -319,3 +319,13 @@ fn reading_hostile_ir_in_process_keeps_memory_bounded() {
     let after = vm_hwm_kib();
     assert!(after < before + 512 * 1024, "peak RSS grew from {before} to {after} KiB");
 }
+
+#[test]
+fn fuzz_regression_concat_of_scalars() {
+    // Found by `cargo fuzz run ir_read`: a Parameter without <data> is a scalar, and Concat of
+    // scalars indexed past the end of the shape during inference.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/ir_read/concat-of-scalars");
+    let data = std::fs::read(path).expect("regression input");
+    let e = ovc_cli::fuzzing::read_ir_input(&data).expect("splits").expect_err("must be refused");
+    assert!(e.contains("type=Concat") && e.contains("cannot concatenate scalars"), "{e}");
+}
