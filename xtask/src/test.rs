@@ -24,33 +24,27 @@ fn step(name: &str, cmd: &mut Command) -> Result<bool> {
 /// Runs all gates; returns the process exit code (0 when every gate passed).
 pub fn run(root: &Path) -> Result<i32> {
     crate::conformance::setup::ensure_venv(root)?;
-    let mut results: Vec<(&str, bool)> = Vec::new();
-    results.push(("fmt", step("fmt", cargo().current_dir(root).args(["fmt", "--all", "--check"]))?));
-    results.push((
+    let fmt = step("fmt", cargo().current_dir(root).args(["fmt", "--all", "--check"]))?;
+    let clippy = step(
         "clippy",
-        step(
-            "clippy",
-            cargo().current_dir(root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
-        )?,
-    ));
-    results.push((
+        cargo().current_dir(root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+    )?;
+    let clippy_runner = step(
         "clippy-runner",
-        step(
-            "clippy-runner",
-            cargo().current_dir(root).args([
-                "clippy",
-                "-p",
-                "xtask",
-                "--all-targets",
-                "--features",
-                "runner",
-                "--",
-                "-D",
-                "warnings",
-            ]),
-        )?,
-    ));
-    results.push(("tests", step("tests", cargo().current_dir(root).args(["test", "--workspace"]))?));
+        cargo().current_dir(root).args([
+            "clippy",
+            "-p",
+            "xtask",
+            "--all-targets",
+            "--features",
+            "runner",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    let tests = step("tests", cargo().current_dir(root).args(["test", "--workspace"]))?;
+    let mut results = vec![("fmt", fmt), ("clippy", clippy), ("clippy-runner", clippy_runner), ("tests", tests)];
     let exe = std::env::current_exe().context("locating the xtask binary")?;
     results.push(("conformance", step("conformance", Command::new(exe).current_dir(root).arg("conformance"))?));
     let failed: Vec<&str> = results.iter().filter(|(_, ok)| !ok).map(|(n, _)| *n).collect();

@@ -526,10 +526,12 @@ impl<'m> Builder<'m> {
             Op::Add(b) => self.try_binary(id, BinaryOp::Add, b.auto_broadcast, &out_shape),
             Op::Subtract(b) => self.try_binary(id, BinaryOp::Sub, b.auto_broadcast, &out_shape),
             Op::Multiply(b) => {
-                Ok(self.try_gelu(id, &out_shape)? || self.try_binary(id, BinaryOp::Mul, b.auto_broadcast, &out_shape)?)
+                Ok(self.try_gelu(id, &out_shape)?
+                    || self.try_binary(id, BinaryOp::Mul, b.auto_broadcast, &out_shape)?)
             }
             Op::Divide(d) => {
-                Ok(self.try_gelu(id, &out_shape)? || self.try_binary(id, BinaryOp::Div, d.auto_broadcast, &out_shape)?)
+                Ok(self.try_gelu(id, &out_shape)?
+                    || self.try_binary(id, BinaryOp::Div, d.auto_broadcast, &out_shape)?)
             }
             Op::Mvn(_) => self.try_mvn(id, &out_shape),
             Op::Relu(_)
@@ -1089,7 +1091,12 @@ impl<'m> Builder<'m> {
     }
 
     /// Optional `Multiply(gamma)` then `Add(beta)` with per-last-axis constants after `end`.
-    fn ln_affine(&mut self, mut end: OutputRef, shape: &[usize], names: &mut Vec<String>) -> (OutputRef, Vec<f32>, Vec<f32>) {
+    fn ln_affine(
+        &mut self,
+        mut end: OutputRef,
+        shape: &[usize],
+        names: &mut Vec<String>,
+    ) -> (OutputRef, Vec<f32>, Vec<f32>) {
         let cols = shape[shape.len() - 1];
         let axis = shape.len() - 1;
         let (mut gamma, mut beta) = (vec![1.0f32; cols], vec![0.0f32; cols]);
@@ -1101,7 +1108,10 @@ impl<'m> Builder<'m> {
                 Op::Add(b) => b.auto_broadcast == AutoBroadcast::Numpy,
                 _ => false,
             };
-            let Some(v) = Self::other_input(n, end).filter(|_| ok).and_then(|o| self.const_of(o)).and_then(|t| per_axis(t, shape, axis))
+            let Some(v) = Self::other_input(n, end)
+                .filter(|_| ok)
+                .and_then(|o| self.const_of(o))
+                .and_then(|t| per_axis(t, shape, axis))
             else {
                 continue;
             };
@@ -1165,7 +1175,9 @@ impl<'m> Builder<'m> {
             }
             let eps = self.scalar_const(Self::other_input(an, OutputRef::new(var, 0))?)?;
             let sqrt = self.sole_consumer(OutputRef::new(add, 0))?;
-            if !matches!(self.m.node(sqrt).ok()?.op, Op::Sqrt(_)) || self.sole_consumer(OutputRef::new(sqrt, 0)) != Some(div) {
+            if !matches!(self.m.node(sqrt).ok()?.op, Op::Sqrt(_))
+                || self.sole_consumer(OutputRef::new(sqrt, 0)) != Some(div)
+            {
                 return None;
             }
             if self.m.node(div).ok()?.inputs[1] != OutputRef::new(sqrt, 0) {
@@ -1233,7 +1245,9 @@ impl<'m> Builder<'m> {
             }
             let add = self.sole_consumer(OutputRef::new(erf, 0))?;
             let an = self.same_shape_node(add, shape)?;
-            if !matches!(an.op, Op::Add(_)) || self.scalar_const(Self::other_input(an, OutputRef::new(erf, 0))?) != Some(1.0) {
+            if !matches!(an.op, Op::Add(_))
+                || self.scalar_const(Self::other_input(an, OutputRef::new(erf, 0))?) != Some(1.0)
+            {
                 return None;
             }
             let m1 = self.sole_consumer(OutputRef::new(add, 0))?;
@@ -1245,7 +1259,9 @@ impl<'m> Builder<'m> {
             if other == x {
                 let m2 = self.sole_consumer(OutputRef::new(m1, 0))?;
                 let n2 = self.same_shape_node(m2, shape)?;
-                if !matches!(n2.op, Op::Multiply(_)) || self.scalar_const(Self::other_input(n2, OutputRef::new(m1, 0))?) != Some(0.5) {
+                if !matches!(n2.op, Op::Multiply(_))
+                    || self.scalar_const(Self::other_input(n2, OutputRef::new(m1, 0))?) != Some(0.5)
+                {
                     return None;
                 }
                 return Some((vec![erf, add, m1, m2], OutputRef::new(m2, 0)));

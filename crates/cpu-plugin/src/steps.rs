@@ -23,10 +23,10 @@ pub(crate) enum Unary {
     Pow(f32),
 }
 
-/// Applies a non-kernel unary op in place.
-fn unary_other(u: Unary, x: &mut [f32]) {
+/// Applies a unary op in place (kernel ops split across `pool` when large).
+fn unary_other(u: Unary, x: &mut [f32], pool: Option<&ThreadPool>) {
     match u {
-        Unary::Kernel(op) => elementwise::unary_inplace(op, x),
+        Unary::Kernel(op) => elementwise::unary_inplace_par(op, x, pool),
         Unary::Clamp(lo, hi) => clamp_slice(x, lo, hi),
         Unary::Pow(p) => x.iter_mut().for_each(|v| *v = v.powf(p)),
     }
@@ -233,7 +233,7 @@ impl Step {
         let r = if out.len() < n {
             Err(self.err(format!("arena buffer holds {} elements, need {n}", out.len())))
         } else if let Some(k) = self.inplace {
-            self.run_inplace(k, plan, &state.bufs, &state.dyns, &mut out[..n])
+            self.run_inplace(k, plan, &state.bufs, &state.dyns, &mut out[..n], pool)
         } else {
             self.run_fast(plan, &state.bufs, &state.dyns, &mut out[..n], pool)
         };
@@ -294,7 +294,7 @@ impl Step {
             }
             Kind::Unary(u) => {
                 out.copy_from_slice(&in0[..out.len()]);
-                unary_other(*u, out);
+                unary_other(*u, out, pool);
             }
             Kind::Softmax { shape, axis } => k(elementwise::softmax(in0, shape, *axis, out))?,
             Kind::LayerNorm { cols, eps, gamma, beta } => {
@@ -325,9 +325,10 @@ impl Step {
         bufs: &[Vec<f32>],
         dyns: &[Option<Tensor>],
         out: &mut [f32],
+        pool: Option<&ThreadPool>,
     ) -> Result<()> {
         match &self.kind {
-            Kind::Unary(u) => unary_other(*u, out),
+            Kind::Unary(u) => unary_other(*u, out, pool),
             Kind::ChannelAffine { c, inner, scale, shift, act } => {
                 let block = (c * inner).max(1);
                 for yo in out.chunks_exact_mut(block) {

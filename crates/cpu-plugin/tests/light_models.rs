@@ -14,7 +14,12 @@ use onnx_frontend::{ConvertOptions, convert_model};
 
 fn light_dir() -> PathBuf {
     let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/py/lib");
-    let found = std::fs::read_dir(&lib).into_iter().flatten().flatten().map(|e| e.path().join("site-packages/onnx/backend/test/data/light")).find(|p| p.is_dir());
+    let found = std::fs::read_dir(&lib)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("site-packages/onnx/backend/test/data/light"))
+        .find(|p| p.is_dir());
     found.unwrap_or_else(|| lib.join("python3/site-packages/onnx/backend/test/data/light"))
 }
 
@@ -73,7 +78,10 @@ fn run_light(name: &str) {
     let dir = light_dir();
     let model_path = dir.join(format!("light_{name}.onnx"));
     if !model_path.exists() {
-        panic!("{} not found: run `cargo xtask test` once to install the pinned onnx wheel under target/py", model_path.display());
+        panic!(
+            "{} not found: run `cargo xtask test` once to install the pinned onnx wheel under target/py",
+            model_path.display()
+        );
     }
     let model = convert_model(&model_path, &ConvertOptions::default()).expect("convert");
     let compiled = compile_model(&model, &Config::default()).expect("compile");

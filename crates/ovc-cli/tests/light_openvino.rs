@@ -91,7 +91,10 @@ fn openvino_runs_our_ir_of_every_light_model() {
     }
     assert!(failures.is_empty(), "OpenVINO disagrees with the reference on our IR:\n{}", failures.join("\n"));
     eprintln!("OpenVINO defects on this machine (wrong on its own IR too): {openvino_defects:?}");
-    assert!(openvino_defects.len() <= 2, "OpenVINO fails on too many of its own IRs to be a check: {openvino_defects:?}");
+    assert!(
+        openvino_defects.len() <= 2,
+        "OpenVINO fails on too many of its own IRs to be a check: {openvino_defects:?}"
+    );
 }
 
 /// Runs `tests/py/ov_check.py` on an IR; returns whether it matched and its JSON report.

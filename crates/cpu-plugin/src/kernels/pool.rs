@@ -366,9 +366,15 @@ impl Window {
                     dst[lo..lo + n].copy_from_slice(&row[..n]);
                     dst[lo + n..].fill(pad);
                 } else {
-                    for (q, d) in dst.iter_mut().enumerate() {
-                        let ix = (q * sw + ph) as isize - pl as isize;
-                        *d = if ix >= 0 && (ix as usize) < self.w { row[ix as usize] } else { pad };
+                    // Phase columns q with input column q*sw + ph - pl inside 0..w: pad fills
+                    // around one branch-free strided copy.
+                    let qlo = pl.saturating_sub(ph).div_ceil(sw).min(wq);
+                    let qhi = if self.w + pl > ph { ((self.w - 1 + pl - ph) / sw + 1).min(wq) } else { 0 }.max(qlo);
+                    dst[..qlo].fill(pad);
+                    dst[qhi..].fill(pad);
+                    let s0 = qlo * sw + ph - pl;
+                    for (d, &v) in dst[qlo..qhi].iter_mut().zip(row[s0.min(self.w)..].iter().step_by(sw)) {
+                        *d = v;
                     }
                 }
             }

@@ -39,7 +39,8 @@ pub fn deconvolution(op: &str, inputs: &[Tensor], grouped: bool, a: &DeconvAttrs
     let mut out_sp = Vec::with_capacity(n);
     let mut pb = Vec::with_capacity(n);
     for i in 0..n {
-        let r = requested.as_ref().map(|r| r.get(i).copied().ok_or_else(|| invalid!("short output_shape"))).transpose()?;
+        let r =
+            requested.as_ref().map(|r| r.get(i).copied().ok_or_else(|| invalid!("short output_shape"))).transpose()?;
         let (o, p) = a.axis(i, spatial[i] as i64, kernel[i] as i64, r)?;
         out_sp.push(usize::try_from(o).map_err(|_| invalid!("{op}: negative output size {o}"))?);
         pb.push(p);

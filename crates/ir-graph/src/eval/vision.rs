@@ -128,27 +128,6 @@ pub fn grid_sample(op: &GridSample, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
     Ok(vec![encode("GridSample", x.element_type(), vec![n, c, ho, wo], &Vals::F(out))?])
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bilinear_and_nearest_corners() {
-        let x = Tensor::from_vec(vec![1, 1, 2, 2], vec![1.0f32, 2.0, 3.0, 4.0]).expect("x");
-        let g = Tensor::from_vec(vec![1, 1, 2, 2], vec![-1.0f32, -1.0, 0.0, 0.0]).expect("g");
-        let op = GridSample { align_corners: true, ..Default::default() };
-        let r = grid_sample(&op, &[x.clone(), g.clone()]).expect("gs");
-        assert_eq!(&*r[0].values::<f32>().expect("f"), &[1.0, 2.5]);
-        // Without align_corners, -1 is the outer edge: half the corner pixel, half zero padding.
-        let op = GridSample::default();
-        let r = grid_sample(&op, &[x.clone(), g.clone()]).expect("gs");
-        assert_eq!(&*r[0].values::<f32>().expect("f"), &[0.25, 2.5]);
-        let op = GridSample { padding_mode: GridSamplePadding::Border, ..Default::default() };
-        let r = grid_sample(&op, &[x, g]).expect("gs");
-        assert_eq!(&*r[0].values::<f32>().expect("f"), &[1.0, 2.5]);
-    }
-}
-
 /// Corner box `(y1, x1, y2, x2)` with min/max ordered.
 fn corners(b: &[f64], enc: crate::ops::BoxEncoding) -> [f64; 4] {
     match enc {
@@ -200,7 +179,8 @@ pub fn nms(op: &crate::ops::NonMaxSuppression, inputs: &[Tensor]) -> Result<Vec<
     // (batch, class, box, score)
     let mut sel: Vec<(usize, usize, usize, f64)> = Vec::new();
     for b in 0..n {
-        let bx: Vec<[f64; 4]> = (0..nb).map(|i| corners(&bv[(b * nb + i) * 4..(b * nb + i + 1) * 4], op.box_encoding)).collect();
+        let bx: Vec<[f64; 4]> =
+            (0..nb).map(|i| corners(&bv[(b * nb + i) * 4..(b * nb + i + 1) * 4], op.box_encoding)).collect();
         for c in 0..nc {
             let sc = &sv[(b * nc + c) * nb..(b * nc + c + 1) * nb];
             let mut cand: Vec<usize> = (0..nb).filter(|&i| score_th.is_none_or(|t| sc[i] > t)).collect();
@@ -228,4 +208,45 @@ pub fn nms(op: &crate::ops::NonMaxSuppression, inputs: &[Tensor]) -> Result<Vec<
         encode("NonMaxSuppression", scores.element_type(), vec![m, 3], &scv)?,
         encode("NonMaxSuppression", op.output_type, vec![1], &Vals::I(vec![m as i128]))?,
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bilinear_and_nearest_corners() {
+        let x = Tensor::from_vec(vec![1, 1, 2, 2], vec![1.0f32, 2.0, 3.0, 4.0]).expect("x");
+        let g = Tensor::from_vec(vec![1, 1, 2, 2], vec![-1.0f32, -1.0, 0.0, 0.0]).expect("g");
+        let op = GridSample { align_corners: true, ..Default::default() };
+        let r = grid_sample(&op, &[x.clone(), g.clone()]).expect("gs");
+        assert_eq!(&*r[0].values::<f32>().expect("f"), &[1.0, 2.5]);
+        // Without align_corners, -1 is the outer edge: half the corner pixel, half zero padding.
+        let op = GridSample::default();
+        let r = grid_sample(&op, &[x.clone(), g.clone()]).expect("gs");
+        assert_eq!(&*r[0].values::<f32>().expect("f"), &[0.25, 2.5]);
+        let op = GridSample { padding_mode: GridSamplePadding::Border, ..Default::default() };
+        let r = grid_sample(&op, &[x, g]).expect("gs");
+        assert_eq!(&*r[0].values::<f32>().expect("f"), &[1.0, 2.5]);
+    }
+
+    #[test]
+    fn nms_suppresses_overlaps_and_keeps_boundary_iou() {
+        // Box 1 overlaps box 0 with IoU 0.5 exactly (kept at threshold 0.5); box 2 is box 0.
+        let boxes =
+            Tensor::from_vec(vec![1, 3, 4], vec![0.0f32, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.5, 1.0, 1.0, 0.0, 0.0])
+                .expect("b");
+        let scores = Tensor::from_vec(vec![1, 1, 3], vec![0.9f32, 0.8, 0.7]).expect("s");
+        let op = crate::ops::NonMaxSuppression {
+            box_encoding: crate::ops::BoxEncoding::Corner,
+            sort_result_descending: false,
+            output_type: crate::ElementType::I64,
+        };
+        let k = |v: f32| Tensor::from_vec(vec![], vec![v]).expect("k");
+        let max = Tensor::from_vec(vec![], vec![10i64]).expect("m");
+        let r = nms(&op, &[boxes, scores, max, k(0.5), k(0.0)]).expect("nms");
+        assert_eq!(r[0].shape(), &[2, 3]);
+        assert_eq!(&*r[0].values::<i64>().expect("i"), &[0, 0, 0, 0, 0, 1]);
+        assert_eq!(&*r[2].values::<i64>().expect("v"), &[2]);
+    }
 }

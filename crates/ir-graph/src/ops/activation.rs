@@ -127,3 +127,44 @@ impl OpSpec for Selu {
         crate::eval::elementwise::selu(inputs)
     }
 }
+
+/// max(0, min(1, alpha * x + beta)); alpha and beta are scalar inputs 1 and 2 (`HardSigmoid`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct HardSigmoid {}
+
+impl OpSpec for HardSigmoid {
+    const TYPE: &'static str = "HardSigmoid";
+    const OPSET: u32 = 1;
+    fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
+        expect_inputs(inputs, 3, 3)?;
+        infer_unary(&inputs[..1])
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let [x, a, b] = inputs else {
+            return Err(crate::invalid!("HardSigmoid expects 3 inputs"));
+        };
+        let op = Self::TYPE;
+        let scalar = |t: &Tensor| -> Result<f64> {
+            crate::eval::values::decode_float(op, t)?
+                .first()
+                .copied()
+                .ok_or_else(|| crate::invalid!("HardSigmoid alpha and beta must be scalars"))
+        };
+        let (alpha, beta) = (scalar(a)?, scalar(b)?);
+        let v = crate::eval::values::decode_float(op, x)?;
+        let out = v.iter().map(|&e| (alpha * e + beta).clamp(0.0, 1.0)).collect();
+        Ok(vec![crate::eval::values::encode_f(op, x.element_type(), x.shape().to_vec(), out)?])
+    }
+}
+
+#[cfg(test)]
+mod hard_sigmoid_tests {
+    use super::*;
+
+    #[test]
+    fn hard_sigmoid_clamps() {
+        let x = Tensor::from_vec(vec![3], vec![-10.0f32, 0.0, 10.0]).expect("x");
+        let r = HardSigmoid {}.evaluate(&[x, Tensor::scalar(0.2f32), Tensor::scalar(0.5f32)]).expect("hs");
+        assert_eq!(&*r[0].values::<f32>().expect("f"), &[0.0, 0.5, 1.0]);
+    }
+}

@@ -119,7 +119,12 @@ fn infer_deconv(inputs: &[InferInput<'_>], a: &DeconvAttrs<'_>, grouped: bool) -
     let requested: Option<Vec<i64>> = match inputs.get(2) {
         Some(s) => match s.value {
             Some(v) => Some(v.to_i64_vec()?),
-            None => return Ok(vec![OutputType::new(et, PartialShape::Ranked([vec![x[0], c_out], vec![Dim::DYNAMIC; n]].concat()))]),
+            None => {
+                return Ok(vec![OutputType::new(
+                    et,
+                    PartialShape::Ranked([vec![x[0], c_out], vec![Dim::DYNAMIC; n]].concat()),
+                )]);
+            }
         },
         None => None,
     };

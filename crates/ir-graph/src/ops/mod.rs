@@ -167,7 +167,7 @@ define_ops! {
     Relu, Sigmoid, Tanh, Exp, Log, Sqrt, Abs, Negative, Floor, Ceiling, Erf, Sign,
     Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, LogicalNot,
     // parametrised activations
-    Clamp, Elu, HSigmoid, HSwish, Mish, SoftPlus, Swish, Gelu, PRelu, Selu, SoftSign,
+    Clamp, Elu, HSigmoid, HSwish, Mish, SoftPlus, Swish, Gelu, PRelu, Selu, SoftSign, HardSigmoid,
     // nn
     Convolution, GroupConvolution, MaxPool8, MaxPool1, AvgPool, AvgPool16, Lrn, SoftMax8, SoftMax1, LogSoftmax,
     BatchNormInference, MatMul, Mvn, ConvolutionBackpropData, GroupConvolutionBackpropData,

@@ -73,18 +73,6 @@ impl OpSpec for GridSample {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn attribute_order_matches_openvino() {
-        let a = crate::attrs::to_attrs(&GridSample::default()).expect("a");
-        let got: Vec<String> = a.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        assert_eq!(got, ["align_corners=false", "mode=bilinear", "padding_mode=zeros"]);
-    }
-}
-
 /// How NonMaxSuppression reads a box.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -142,5 +130,17 @@ impl OpSpec for NonMaxSuppression {
     }
     fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         crate::eval::vision::nms(self, inputs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_order_matches_openvino() {
+        let a = crate::attrs::to_attrs(&GridSample::default()).expect("a");
+        let got: Vec<String> = a.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(got, ["align_corners=false", "mode=bilinear", "padding_mode=zeros"]);
     }
 }

@@ -74,7 +74,8 @@ fn conv_transpose(c: &mut NodeContext<'_>) -> R {
             {
                 for i in 0..n {
                     let (len, k) = (lens[i] as i64, ks[i] as i64);
-                    let total = strides[i] * (len - 1) + output_padding[i] + (k - 1) * dilations[i] + 1 - len * strides[i];
+                    let total =
+                        strides[i] * (len - 1) + output_padding[i] + (k - 1) * dilations[i] + 1 - len * strides[i];
                     let total = total.max(0);
                     let small = total / 2;
                     (pads_begin[i], pads_end[i]) =
@@ -97,7 +98,8 @@ fn conv_transpose(c: &mut NodeContext<'_>) -> R {
         )?
     } else {
         // Weights [C_in, C_out/G, k...] -> [G, C_in/G, C_out/G, k...].
-        let ws = c.shape(w).to_static().ok_or_else(|| c.error("grouped ConvTranspose needs weights of static shape"))?;
+        let ws =
+            c.shape(w).to_static().ok_or_else(|| c.error("grouped ConvTranspose needs weights of static shape"))?;
         let g = group as usize;
         if ws.len() < 3 || ws[0] % g != 0 {
             return Err(c.error(format!("weights of shape {ws:?} do not split into {group} groups")));

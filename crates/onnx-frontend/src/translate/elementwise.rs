@@ -183,11 +183,10 @@ fn hard_sigmoid(c: &mut NodeContext<'_>) -> R {
     let et = c.element_type(x);
     let alpha = c.attr_float("alpha", 0.2)?;
     let beta = c.attr_float("beta", 0.5)?;
+    // OpenVINO's frontend emits HardSigmoid-1 with scalar alpha/beta constants.
     let a = c.const_scalar(et, alpha as f64)?;
     let b = c.const_scalar(et, beta as f64)?;
-    let ax = c.add(ops::Multiply::default(), &[x, a])?;
-    let axb = c.add(ops::Add::default(), &[ax, b])?;
-    Ok(vec![c.add(ops::Clamp { min: 0.0, max: 1.0 }, &[axb])?])
+    Ok(vec![c.add(ops::HardSigmoid {}, &[x, a, b])?])
 }
 
 fn thresholded_relu(c: &mut NodeContext<'_>) -> R {

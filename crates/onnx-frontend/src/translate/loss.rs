@@ -18,7 +18,12 @@ pub(super) fn register(r: &mut Registry) {
 /// The loss of log-probabilities `input` `[N, C, d...]` against class indices `target`
 /// `[N, d...]`, with the node's `weight` input (index `weight_input`), `ignore_index` and
 /// `reduction` attributes.
-fn nll(c: &mut NodeContext<'_>, input: OutputRef, target: OutputRef, weight_input: usize) -> Result<OutputRef, FrontendError> {
+fn nll(
+    c: &mut NodeContext<'_>,
+    input: OutputRef,
+    target: OutputRef,
+    weight_input: usize,
+) -> Result<OutputRef, FrontendError> {
     let reduction = c.attr_string("reduction", "mean")?;
     if !matches!(reduction.as_str(), "none" | "sum" | "mean") {
         return Err(c.error(format!("unknown reduction '{reduction}'")));

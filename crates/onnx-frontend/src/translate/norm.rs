@@ -127,7 +127,13 @@ fn hardmax(c: &mut NodeContext<'_>, legacy: bool) -> R {
     }
     let k = c.const_i64(&[], vec![1])?;
     let id = c.add_node(
-        ops::TopK11 { axis: ax, mode: TopKMode::Max, sort: TopKSort::None, index_element_type: ElementType::I64, stable: true },
+        ops::TopK11 {
+            axis: ax,
+            mode: TopKMode::Max,
+            sort: TopKSort::None,
+            index_element_type: ElementType::I64,
+            stable: true,
+        },
         &[x, k],
     )?;
     let axes = c.const_vec(&[ax])?;

@@ -321,11 +321,35 @@ fn reading_hostile_ir_in_process_keeps_memory_bounded() {
 }
 
 #[test]
-fn fuzz_regression_concat_of_scalars() {
-    // Found by `cargo fuzz run ir_read`: a Parameter without <data> is a scalar, and Concat of
-    // scalars indexed past the end of the shape during inference.
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/ir_read/concat-of-scalars");
-    let data = std::fs::read(path).expect("regression input");
-    let e = ovc_cli::fuzzing::read_ir_input(&data).expect("splits").expect_err("must be refused");
-    assert!(e.contains("type=Concat") && e.contains("cannot concatenate scalars"), "{e}");
+fn fuzz_regressions_scalars_where_rank_is_needed() {
+    // Found by `cargo fuzz run ir_read`: a Parameter without <data> was read as a scalar, and
+    // Concat / TopK of scalars indexed past the end of the shape during inference. Both holes
+    // are closed (Parameter needs its attributes; the ops refuse scalars).
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/ir_read");
+    for name in ["concat-of-scalars", "topk-of-scalar"] {
+        let data = std::fs::read(dir.join(name)).expect("regression input");
+        let e = ovc_cli::fuzzing::read_ir_input(&data).expect("splits").expect_err("must be refused");
+        assert!(e.contains("layer id="), "{name}: {e}");
+    }
+    // The ops themselves refuse scalars, whatever produced them.
+    let scalar = |id: u32, name: &str| {
+        format!(
+            "<layer id=\"{id}\" name=\"{name}\" type=\"Parameter\" version=\"opset1\"><data shape=\"\" element_type=\"f32\" />\
+             <output><port id=\"0\" precision=\"FP32\" /></output></layer>"
+        )
+    };
+    let xml = format!(
+        "<net name=\"s\" version=\"11\"><layers>{}{}\
+         <layer id=\"2\" name=\"cat\" type=\"Concat\" version=\"opset1\"><data axis=\"0\" />\
+         <input><port id=\"0\" precision=\"FP32\" /><port id=\"1\" precision=\"FP32\" /></input>\
+         <output><port id=\"2\" precision=\"FP32\" /></output></layer>\
+         <layer id=\"3\" name=\"r\" type=\"Result\" version=\"opset1\"><input><port id=\"0\" precision=\"FP32\" /></input></layer>\
+         </layers><edges><edge from-layer=\"0\" from-port=\"0\" to-layer=\"2\" to-port=\"0\" />\
+         <edge from-layer=\"1\" from-port=\"0\" to-layer=\"2\" to-port=\"1\" />\
+         <edge from-layer=\"2\" from-port=\"2\" to-layer=\"3\" to-port=\"0\" /></edges></net>",
+        scalar(0, "a"),
+        scalar(1, "b")
+    );
+    let e = ir_serialize::read_model_from(&xml, ir_graph::Bytes::empty()).expect_err("scalars").to_string();
+    assert!(e.contains("name='cat'") && e.contains("cannot concatenate scalars"), "{e}");
 }

@@ -521,3 +521,19 @@ fn untyped_attribute_holding_the_wrong_kind() {
     m.graph.as_mut().expect("graph").node = vec![with_attr(node("Softmax", &["x"], &["y"]), a)];
     ovc_on(&m).failed_with(&["Softmax_y", "attribute 'axis' holds a INTS value, expected INT"]);
 }
+
+#[test]
+fn concat_and_topk_of_scalars() {
+    // Same holes the ir_read fuzzer found, reached from ONNX: clean errors, not index panics.
+    let mut m = good_model();
+    let g = m.graph.as_mut().expect("graph");
+    g.input = vec![vi("x", &[])];
+    g.node = vec![with_attr(node("Concat", &["x", "x"], &["y"]), attr_int("axis", 0))];
+    ovc_on(&m).failed_with(&["Concat_y", "cannot concatenate scalars"]);
+    let mut m = good_model();
+    let g = m.graph.as_mut().expect("graph");
+    g.input = vec![vi("x", &[])];
+    g.initializer = vec![i64_tensor("k", &[1], &[1])];
+    g.node = vec![node("TopK", &["x", "k"], &["y", "i"])];
+    ovc_on(&m).failed_with(&["TopK_y", "rank >= 1"]);
+}
