@@ -17,6 +17,10 @@ use crate::shape::checked_numel;
 pub trait ByteOwner: Send + Sync {
     /// The whole buffer.
     fn bytes(&self) -> &[u8];
+    /// Hints that `[start, start + len)` will not be read again soon. File-backed owners drop
+    /// those resident pages (they are re-read from the file if touched again), which keeps the
+    /// peak RSS of a streaming pass over gigabytes of mapped weights small; memory owners ignore it.
+    fn release(&self, _start: usize, _len: usize) {}
 }
 
 impl ByteOwner for Vec<u8> {
@@ -79,6 +83,20 @@ impl Bytes {
     /// True when empty.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Drops the resident pages behind `[offset, offset + len)` of this view when the owner is a
+    /// file map (see [`ByteOwner::release`]); out-of-range parts are ignored.
+    pub fn release_range(&self, offset: usize, len: usize) {
+        let end = offset.saturating_add(len).min(self.len);
+        if offset < end {
+            self.owner.release(self.start + offset, end - offset);
+        }
+    }
+
+    /// Drops the resident pages behind the whole view when the owner is a file map.
+    pub fn release_pages(&self) {
+        self.release_range(0, self.len);
     }
 
     /// Whether two views share the same owner and range (cheap identity test).

@@ -166,6 +166,13 @@ fn out_of_range(x: f64) -> bool {
 /// OpenVINO keeps a constant in f32 when at least 75 % of its values do not fit f16; empty
 /// constants are never compressed.
 fn mostly_out_of_range(t: &Tensor) -> bool {
+    let verdict = count_out_of_range(t);
+    // The scan touched every page of a possibly mapped constant; the writer reads it again later.
+    t.data().release_pages();
+    verdict
+}
+
+fn count_out_of_range(t: &Tensor) -> bool {
     let raw = t.raw();
     let (n, bad) = match t.element_type() {
         ElementType::F32 => {
@@ -236,6 +243,33 @@ impl Payload {
     /// Number of chunks of at most [`CHUNK`] output bytes.
     pub fn chunks(&self) -> usize {
         self.len().div_ceil(CHUNK)
+    }
+
+    /// The stored bytes the payload is made from.
+    fn source(&self) -> &Bytes {
+        match self {
+            Payload::Raw(b) | Payload::F16FromF32(b) | Payload::F16FromF64(b) => b,
+        }
+    }
+
+    /// Source bytes per output byte.
+    fn ratio(&self) -> usize {
+        match self {
+            Payload::Raw(_) => 1,
+            Payload::F16FromF32(_) => 2,
+            Payload::F16FromF64(_) => 4,
+        }
+    }
+
+    /// Drops the resident map pages behind output chunk `i` (see `Bytes::release_range`).
+    pub fn release_chunk(&self, i: usize) {
+        let r = self.ratio();
+        self.source().release_range(i * CHUNK * r, CHUNK * r);
+    }
+
+    /// Drops the resident map pages behind the whole payload.
+    pub fn release(&self) {
+        self.source().release_pages();
     }
 
     /// Output bytes `[i * CHUNK, min((i + 1) * CHUNK, len))`.

@@ -37,6 +37,22 @@ impl ByteOwner for MappedFile {
     fn bytes(&self) -> &[u8] {
         &self.map
     }
+    fn release(&self, start: usize, len: usize) {
+        release_map_range(&self.map, start, len);
+    }
+}
+
+/// Drops the resident pages of `map` that lie wholly inside `[start, start + len)`.
+fn release_map_range(map: &memmap2::Mmap, start: usize, len: usize) {
+    const PAGE: usize = 4096;
+    let first = start.div_ceil(PAGE) * PAGE;
+    let end = (start.saturating_add(len) / PAGE * PAGE).min(map.len());
+    if first < end {
+        // SAFETY: the map is a read-only file mapping; MADV_DONTNEED only discards resident
+        // pages, which the kernel reloads from the unchanged file if they are read again, so no
+        // live slice observes different bytes. Failure only means the pages stay resident.
+        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, first, end - first) };
+    }
 }
 
 /// Reads `xml_path` and the `.bin` beside it (same stem). Constants stay views into the

@@ -354,12 +354,16 @@ impl Writer<'_> {
             let mut h = DefaultHasher::new();
             for i in 0..payload.chunks() {
                 h.write(&payload.chunk(i));
+                payload.release_chunk(i);
             }
             hash = h.finish();
             if let Some(cands) = self.by_hash.get(&hash) {
                 for &c in cands {
                     let blob = &self.blobs[c];
-                    if blob.payload.same_output(&payload) {
+                    let same = blob.payload.same_output(&payload);
+                    blob.payload.release();
+                    payload.release();
+                    if same {
                         return Ok((blob.offset, size));
                     }
                 }
@@ -369,6 +373,7 @@ impl Writer<'_> {
         let bin_path = self.path.with_extension("bin");
         for i in 0..payload.chunks() {
             self.bin.write_all(&payload.chunk(i)).map_err(|e| SerializeError::io(&bin_path, e))?;
+            payload.release_chunk(i);
         }
         self.offset += size;
         if dedup {
