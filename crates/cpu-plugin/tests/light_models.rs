@@ -1,4 +1,5 @@
-//! The nine ONNX backend "light" models: ONNX -> Model -> CPU plugin against the shipped outputs.
+//! The nine ONNX backend "light" models against the shipped outputs: ONNX -> Model -> CPU plugin,
+//! and OpenVINO's own `ovc` IR of each -> our IR reader -> CPU plugin.
 //!
 //! Input is `arange(n) / n` reshaped to the model's input shape, the same input the backend
 //! test data was produced with. The models come from the pinned onnx wheel in `target/py`
@@ -83,14 +84,32 @@ fn run_light(name: &str) {
             model_path.display()
         );
     }
+    let want = read_tensor_pb(&dir.join(format!("light_{name}_output_0.pb")));
     let model = convert_model(&model_path, &ConvertOptions::default()).expect("convert");
-    let compiled = compile_model(&model, &Config::default()).expect("compile");
+    check(&model, &want, name);
+
+    // The same model as OpenVINO's own `ovc` writes it (FP16-compressed weights, its fusions).
+    let ovc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/py/bin/ovc");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = std::process::Command::new(&ovc)
+        .arg(&model_path)
+        .arg("--output_model")
+        .arg(tmp.path().join("m"))
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (run `cargo xtask test` once to create target/py)", ovc.display()));
+    assert!(out.status.success(), "OpenVINO's ovc failed on {name}: {}", String::from_utf8_lossy(&out.stderr));
+    let theirs = ir_serialize::read_model(&tmp.path().join("m.xml")).expect("read OpenVINO's IR");
+    check(&theirs, &want, &format!("{name} (OpenVINO's IR)"));
+}
+
+/// Compiles `model`, runs it on `arange(n)/n` and compares with the reference output.
+fn check(model: &ir_graph::Model, want: &Tensor, name: &str) {
+    let compiled = compile_model(model, &Config::default()).expect("compile");
     let shape = compiled.inputs()[0].shape.to_static().expect("static input");
     let n: usize = shape.iter().product();
     let x = Tensor::from_vec(shape, (0..n).map(|i| i as f32 / n as f32).collect()).expect("input");
     let got = compiled.create_infer_request().infer(&[x]).expect("infer");
-    let want = read_tensor_pb(&dir.join(format!("light_{name}_output_0.pb")));
-    common::assert_close(&got[0], &want, 1e-3, 1e-5, name);
+    common::assert_close(&got[0], want, 1e-3, 1e-5, name);
     eprintln!("{name}: ok; plan {:?}", compiled.execution_summary());
 }
 
