@@ -72,11 +72,11 @@ unary_ops! {
     /// cosh(x).
     Cosh = "Cosh", 1;
     /// asinh(x).
-    Asinh = "Asinh", 3;
+    Asinh = "Asinh", 4;
     /// acosh(x).
-    Acosh = "Acosh", 3;
+    Acosh = "Acosh", 4;
     /// atanh(x).
-    Atanh = "Atanh", 3;
+    Atanh = "Atanh", 4;
     /// !x.
     LogicalNot = "LogicalNot", 1;
     /// x / (1 + |x|).
