@@ -79,6 +79,20 @@ fn bench_ref(py: &Path, script: &Path, engine: &str, model: &Path, threads: usiz
     v["median_ms"].as_f64().context("median_ms missing")
 }
 
+/// The BERT-base-sized encoder (`xtask/py/make_bert.py`), written once into `target/bench`.
+pub fn bert_model(root: &Path, py: &Path) -> Result<PathBuf> {
+    let dir = crate::conformance::setup::target_dir(root).join("bench");
+    let bert = dir.join("bert_encoder.onnx");
+    if !bert.exists() {
+        std::fs::create_dir_all(&dir)?;
+        let status = Command::new(py).arg(root.join("xtask/py/make_bert.py")).arg(&bert).status()?;
+        if !status.success() {
+            bail!("make_bert.py failed");
+        }
+    }
+    Ok(bert)
+}
+
 /// Runs the bench and prints the table.
 pub fn run(root: &Path, opts: &BenchOptions) -> Result<()> {
     let py = crate::conformance::setup::ensure_venv(root)?;
@@ -91,15 +105,7 @@ pub fn run(root: &Path, opts: &BenchOptions) -> Result<()> {
     let light_dir = PathBuf::from(String::from_utf8_lossy(&onnx_dir.stdout).trim()).join("backend/test/data/light");
     let mut models: Vec<(String, PathBuf)> =
         LIGHT.iter().map(|n| (format!("light_{n}"), light_dir.join(format!("light_{n}.onnx")))).collect();
-    let bert = root.join("target/bench/bert_encoder.onnx");
-    if !bert.exists() {
-        std::fs::create_dir_all(root.join("target/bench"))?;
-        let status = Command::new(&py).arg(root.join("xtask/py/make_bert.py")).arg(&bert).status()?;
-        if !status.success() {
-            bail!("make_bert.py failed");
-        }
-    }
-    models.push(("bert_base_encoder".into(), bert));
+    models.push(("bert_base_encoder".into(), bert_model(root, &py)?));
     let mut rows = Vec::new();
     for (name, path) in &models {
         if opts.filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {

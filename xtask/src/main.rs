@@ -4,12 +4,14 @@
 //! - `codegen`: regenerate the prost code of `onnx-frontend`.
 //! - `test`: every gate CI runs (fmt, clippy, workspace tests, conformance).
 //! - `bench`: our CPU plugin against onnxruntime and OpenVINO, in one run.
+//! - `bench-convert`: our `ovc` against OpenVINO's (wall time, peak RSS), 3.2 GB model included.
 
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_convert;
 mod codegen;
 mod conformance;
 mod test;
@@ -50,6 +52,24 @@ enum Command {
         #[arg(long)]
         filter: Option<String>,
     },
+    /// Our `ovc` against OpenVINO's: wall time and peak RSS on a 3.2 GB model and others.
+    BenchConvert {
+        /// MatMuls in the big model.
+        #[arg(long, default_value_t = 48)]
+        layers: usize,
+        /// Square size of their weights.
+        #[arg(long, default_value_t = 4096)]
+        dim: usize,
+        /// Runs per tool and setting (the fastest is reported).
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
+        /// Keep the generated big models in target/bench-convert for the next run.
+        #[arg(long)]
+        keep_models: bool,
+        /// Only the big model.
+        #[arg(long)]
+        big_only: bool,
+    },
 }
 
 /// The workspace root (the parent of this crate's folder).
@@ -68,6 +88,10 @@ fn main() {
         Command::Test => test::run(&root),
         Command::Bench { threads, iterations, filter } => {
             bench::run(&root, &bench::BenchOptions { threads, iterations, filter }).map(|()| 0)
+        }
+        Command::BenchConvert { layers, dim, repeat, keep_models, big_only } => {
+            let opts = bench_convert::Options { layers, dim, repeat, keep_models, big_only };
+            bench_convert::run(&root, &opts).map(|()| 0)
         }
     };
     match result {

@@ -83,6 +83,27 @@ fn port_info(model: &Model, node: ir_graph::NodeId, port: ir_graph::OutputRef) -
 
 /// Lowers `model` for the CPU: decompresses and folds constants, fuses conv/matmul with bias
 /// and activation, pre-packs weights and plans buffers (for static input shapes).
+///
+/// A model with dynamic input dims compiles once and runs at any shape that fits them.
+///
+/// ```
+/// use ir_graph::{ElementType, Model, PartialShape, Tensor, ops::Relu};
+///
+/// // Read an IR (or an ONNX model) from disk, compile it, run it.
+/// let mut model = Model::new("tiny");
+/// let x = model.add_parameter("x", ElementType::F32, PartialShape::fixed(&[2]))?;
+/// let y = model.add_node(Relu {}, "y", &[x.into()])?;
+/// model.add_result("y/sink_port_0", y.into())?;
+/// let dir = tempfile::tempdir()?;
+/// let xml = dir.path().join("tiny.xml");
+/// ir_serialize::save_model(&model, &xml, &ir_serialize::SaveOptions::default())?;
+///
+/// let model = ir_serialize::read_model(&xml)?;
+/// let compiled = cpu_plugin::compile_model(&model, &cpu_plugin::Config::default())?;
+/// let out = compiled.create_infer_request().infer(&[Tensor::from_vec(vec![2], vec![-1.0f32, 2.0])?])?;
+/// assert_eq!(out[0].values::<f32>()?.as_ref(), &[0.0, 2.0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn compile_model(model: &Model, config: &Config) -> Result<CompiledModel> {
     let threads = config.resolved_threads();
     let pool = rayon::ThreadPoolBuilder::new()
@@ -172,7 +193,8 @@ impl CompiledModel {
     /// A new request with its own buffers (allocated now for static shapes); many can run
     /// concurrently.
     pub fn create_infer_request(&self) -> InferRequest {
-        let state = self.inner.static_plan.as_ref().map(|p| (p.clone(), State::new(p)));
+        // An arena that cannot be allocated now is retried (and reported) by `infer`.
+        let state = self.inner.static_plan.as_ref().and_then(|p| State::new(p).ok().map(|s| (p.clone(), s)));
         InferRequest { inner: self.inner.clone(), state, profile: None, profile_runs: 0 }
     }
 
@@ -243,7 +265,7 @@ impl InferRequest {
         let plan = compiled.plan_for(inputs)?;
         let mut state = match self.state.take() {
             Some((p, s)) if Arc::ptr_eq(&p, &plan) => s,
-            _ => State::new(&plan),
+            _ => State::new(&plan)?,
         };
         let mut times = self.profile.take();
         if let Some(t) = &mut times {

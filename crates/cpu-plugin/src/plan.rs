@@ -318,8 +318,29 @@ impl<'m> Builder<'m> {
 
     fn new_value(&mut self, out: OutputRef, storage: Storage) -> Result<ValueId> {
         let port = self.m.port(out)?;
+        let shape = port.shape.to_static();
+        // String tensors have no fixed element size; their data is bounded by the input itself.
+        if let (Some(dims), Storage::Buffer(_) | Storage::Dynamic, false) =
+            (&shape, &storage, port.element_type == ElementType::String)
+        {
+            let bytes = ir_graph::shape::checked_numel(dims).and_then(|n| port.element_type.storage_size(n));
+            let limit = memory_limit_bytes();
+            if bytes.is_none_or(|b| b as u64 > limit) {
+                let node = self.m.node(out.node)?;
+                return Err(PluginError::node(
+                    node.op.type_name(),
+                    &node.name,
+                    format!(
+                        "output {} is a {} tensor of shape {dims:?} ({}), more than this machine's memory ({limit} bytes)",
+                        out.index,
+                        port.element_type,
+                        bytes.map_or("too many bytes to count".to_string(), |b| format!("{b} bytes"))
+                    ),
+                ));
+            }
+        }
         let id = self.values.len();
-        self.values.push(Value { et: port.element_type, shape: port.shape.to_static(), storage, strict: false });
+        self.values.push(Value { et: port.element_type, shape, storage, strict: false });
         self.vmap.insert(out, id);
         Ok(id)
     }
@@ -1331,4 +1352,21 @@ struct PoolWin<'a> {
     strides: &'a [i64],
     dilations: Option<&'a [i64]>,
     pads: (&'a [i64], &'a [i64]),
+}
+
+/// Physical memory of this machine (`MemTotal`), the bound a single tensor must fit in; a
+/// model whose shapes need more fails to plan with a clear error instead of aborting in the
+/// allocator.
+pub(crate) fn memory_limit_bytes() -> u64 {
+    static LIMIT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|text| {
+                let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+                let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+                kib.checked_mul(1024)
+            })
+            .unwrap_or(isize::MAX as u64)
+    })
 }

@@ -95,12 +95,18 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// Allocates the arena of `plan`.
-    pub(crate) fn new(plan: &Plan) -> State {
-        State {
-            bufs: plan.buffer_sizes.iter().map(|&n| vec![0.0f32; n]).collect(),
-            dyns: vec![None; plan.values.len()],
+    /// Allocates the arena of `plan`; a failed allocation is an error, not an abort.
+    pub(crate) fn new(plan: &Plan) -> Result<State> {
+        let mut bufs = Vec::with_capacity(plan.buffer_sizes.len());
+        for &n in &plan.buffer_sizes {
+            let mut b = Vec::new();
+            b.try_reserve_exact(n).map_err(|_| {
+                PluginError::Input(format!("cannot allocate an arena buffer of {n} f32 values for this request"))
+            })?;
+            b.resize(n, 0.0f32);
+            bufs.push(b);
         }
+        Ok(State { bufs, dyns: vec![None; plan.values.len()] })
     }
 }
 

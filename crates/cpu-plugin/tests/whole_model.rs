@@ -251,3 +251,16 @@ fn in_place_binary_ops_match_reference() {
         assert_eq!(compiled.arena_size(), 75, "op {op} should run in place");
     }
 }
+
+#[test]
+fn a_tensor_larger_than_memory_is_a_compile_error_not_an_abort() {
+    // x[1] broadcast to [10^6, 10^6, 10^3]: 4 * 10^15 bytes, valid IR that no machine can run.
+    let mut m = Model::new("huge");
+    let x: OutputRef = m.add_parameter("x", ElementType::F32, PartialShape::fixed(&[1])).expect("param").into();
+    let shape = i64_const(&mut m, "shape", &[1_000_000, 1_000_000, 1_000]);
+    let b = m.add_node(Broadcast::default(), "huge_broadcast", &[x, shape]).expect("broadcast");
+    m.add_result("y", b.into()).expect("result");
+    let Err(err) = compile_model(&m, &Config::default()) else { panic!("compiling must fail") };
+    let err = err.to_string();
+    assert!(err.contains("huge_broadcast") && err.contains("more than this machine's memory"), "{err}");
+}

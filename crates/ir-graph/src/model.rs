@@ -212,12 +212,34 @@ impl Model {
             .zip(&ports)
             .map(|(&i, p)| InferInput { element_type: p.element_type, shape: &p.shape, value: self.const_value(i) })
             .collect();
-        op.infer(&infer_inputs).map_err(|e| match e {
+        let types = op.infer(&infer_inputs).map_err(|e| match e {
             GraphError::Invalid(message) => {
                 GraphError::Validation { op: op.type_name().to_string(), node: name.to_string(), message }
             }
             other => other,
-        })
+        })?;
+        // A static shape no memory can hold (a hostile or broken model) is refused here, so later
+        // stages never size an allocation or an index from an overflowing element count.
+        for (port, t) in types.iter().enumerate() {
+            if let Some(dims) = t.shape.dims()
+                && let Some(fixed) = dims.iter().map(|d| d.get()).collect::<Option<Vec<u64>>>()
+            {
+                let bits = t.element_type.bit_width().max(1) as u64;
+                let total_bits = fixed.iter().try_fold(bits, |acc, &d| acc.checked_mul(d));
+                if total_bits.is_none_or(|b| b / 8 > isize::MAX as u64) {
+                    return Err(GraphError::Validation {
+                        op: op.type_name().to_string(),
+                        node: name.to_string(),
+                        message: format!(
+                            "output {port} would be a {} tensor of shape [{}]: more bytes than any address space holds",
+                            t.element_type,
+                            t.shape.to_ir_string()
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(types)
     }
 
     /// Adds a node after validating and inferring its outputs.
@@ -390,6 +412,11 @@ impl Model {
             }
         }
         removed
+    }
+
+    /// Deepest nesting of sub-graph bodies in this model (0 when it has none).
+    pub fn body_depth(&self) -> usize {
+        self.nodes().map(|(_, n)| n.op.bodies().iter().map(|b| b.depth() + 1).max().unwrap_or(0)).max().unwrap_or(0)
     }
 
     /// Topologically ordered copy with a dense arena (ids 0..n), as writers and compilers want.

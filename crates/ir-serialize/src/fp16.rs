@@ -172,27 +172,48 @@ fn mostly_out_of_range(t: &Tensor) -> bool {
     verdict
 }
 
+/// Bytes scanned per parallel task by [`count_out_of_range`] (a multiple of 8).
+const SCAN_BLOCK: usize = 1 << 20;
+
 fn count_out_of_range(t: &Tensor) -> bool {
+    use rayon::prelude::*;
     let raw = t.raw();
-    let (n, bad) = match t.element_type() {
-        ElementType::F32 => {
-            let it = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64);
-            (raw.len() / 4, it.filter(|&x| out_of_range(x)).count())
-        }
-        ElementType::F64 => {
-            let it = raw.chunks_exact(8).map(|b| {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(b);
-                f64::from_le_bytes(a)
-            });
-            (raw.len() / 8, it.filter(|&x| out_of_range(x)).count())
-        }
+    let width = match t.element_type() {
+        ElementType::F32 => 4,
+        ElementType::F64 => 8,
         _ => return true,
     };
+    let n = raw.len() / width;
+    let bad: usize = raw
+        .par_chunks(SCAN_BLOCK)
+        .enumerate()
+        .map(|(i, block)| {
+            let bad = if width == 4 {
+                block
+                    .chunks_exact(4)
+                    .filter(|b| out_of_range(f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64))
+                    .count()
+            } else {
+                block
+                    .chunks_exact(8)
+                    .filter(|b| {
+                        let mut a = [0u8; 8];
+                        a.copy_from_slice(b);
+                        out_of_range(f64::from_le_bytes(a))
+                    })
+                    .count()
+            };
+            // Streaming over a possibly mapped constant: drop the pages once scanned.
+            t.data().release_range(i * SCAN_BLOCK, block.len());
+            bad
+        })
+        .sum();
     n == 0 || (bad as f32) / (n as f32) >= 0.75
 }
 
 /// Clamping conversion used by OpenVINO's writer: saturate to ±65504, round to nearest.
+/// The reference the block conversion [`f32_bytes_to_f16_bytes`] is tested against.
+#[cfg(test)]
 fn f32_to_f16(x: f32) -> f16 {
     if x > 65504.0 {
         f16::MAX
@@ -201,6 +222,31 @@ fn f32_to_f16(x: f32) -> f16 {
     } else {
         f16::from_f32(x)
     }
+}
+
+/// Values converted per block by [`f32_bytes_to_f16_bytes`] (stack buffers).
+const BLOCK: usize = 1024;
+
+/// [`f32_to_f16`] over little-endian f32 bytes, to little-endian f16 bytes. Clamping first and
+/// then converting a block at a time lets `half` use the CPU's vector conversion (F16C); the
+/// result is bit for bit the one of the scalar conversion.
+fn f32_bytes_to_f16_bytes(src: &[u8]) -> Vec<u8> {
+    use half::slice::HalfFloatSliceExt;
+    let mut out = Vec::with_capacity(src.len() / 2);
+    let mut vals = [0f32; BLOCK];
+    let mut halves = [f16::ZERO; BLOCK];
+    for block in src.chunks(BLOCK * 4) {
+        let n = block.len() / 4;
+        for (d, v) in vals.iter_mut().zip(block.chunks_exact(4)) {
+            // `clamp` keeps NaN, saturates infinities: the same as `f32_to_f16`'s branches.
+            *d = f32::from_le_bytes([v[0], v[1], v[2], v[3]]).clamp(-65504.0, 65504.0);
+        }
+        halves[..n].convert_from_f32_slice(&vals[..n]);
+        for h in &halves[..n] {
+            out.extend_from_slice(&h.to_le_bytes());
+        }
+    }
+    out
 }
 
 /// OpenVINO's f64 path additionally flushes values below the smallest subnormal to zero.
@@ -261,10 +307,16 @@ impl Payload {
         }
     }
 
-    /// Drops the resident map pages behind output chunk `i` (see `Bytes::release_range`).
-    pub fn release_chunk(&self, i: usize) {
+    /// Drops the resident map pages behind output chunks `first..end` (pages straddling two
+    /// chunks included).
+    pub fn release_chunks(&self, first: usize, end: usize) {
         let r = self.ratio();
-        self.source().release_range(i * CHUNK * r, CHUNK * r);
+        self.source().release_range(first * CHUNK * r, (end - first) * CHUNK * r);
+    }
+
+    /// Output bytes of chunks `first..end`.
+    pub fn chunk_range_len(&self, first: usize, end: usize) -> u64 {
+        ((end * CHUNK).min(self.len()) - (first * CHUNK).min(self.len())) as u64
     }
 
     /// Drops the resident map pages behind the whole payload.
@@ -280,12 +332,7 @@ impl Payload {
             Payload::Raw(b) => Cow::Borrowed(b.as_slice().get(start..end).unwrap_or(&[])),
             Payload::F16FromF32(b) => {
                 let src = b.as_slice().get(start * 2..end * 2).unwrap_or(&[]);
-                let mut out = Vec::with_capacity(end - start);
-                for v in src.chunks_exact(4) {
-                    let h = f32_to_f16(f32::from_le_bytes([v[0], v[1], v[2], v[3]]));
-                    out.extend_from_slice(&h.to_le_bytes());
-                }
-                Cow::Owned(out)
+                Cow::Owned(f32_bytes_to_f16_bytes(src))
             }
             Payload::F16FromF64(b) => {
                 let src = b.as_slice().get(start * 4..end * 4).unwrap_or(&[]);
@@ -324,6 +371,41 @@ mod tests {
         assert_eq!(f32_to_f16(0.5), f16::from_f32(0.5));
         assert_eq!(f64_to_f16(1e-9), f16::ZERO);
         assert!(f32_to_f16(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn block_conversion_matches_the_scalar_one() {
+        let mut vals: Vec<f32> = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.5,
+            65504.0,
+            65519.0,
+            65520.0,
+            1e6,
+            -1e6,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            -f32::NAN,
+            f32::from_bits(0x7f80_0001),
+            f32::from_bits(0xffc1_2345),
+            1e-8,
+            -3e-5,
+            6e-8,
+            f32::MIN_POSITIVE,
+        ];
+        let mut x = 0x1234_5678u32;
+        for _ in 0..5000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            vals.push(f32::from_bits(x));
+        }
+        let bytes: Vec<u8> = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let expect: Vec<u8> = vals.iter().flat_map(|&v| f32_to_f16(v).to_le_bytes()).collect();
+        assert_eq!(f32_bytes_to_f16_bytes(&bytes), expect);
     }
 
     #[test]

@@ -33,7 +33,7 @@ mod tests;
 
 pub use error::SerializeError;
 pub use reader::{MAX_OPSET, MappedFile, read_model, read_model_from};
-pub use writer::{save_model, serialize};
+pub use writer::{SaveProgress, save_model, save_model_with_progress, serialize, serialize_with_progress};
 
 /// How [`save_model`] writes a model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -93,8 +93,14 @@ pub fn read_model_from(xml: &str, bin: Bytes) -> Result<Model, SerializeError> {
 }
 
 fn needs_weights(root: &Element) -> bool {
+    // Bodies of sub-graph ops hold constants too; XML depth is bounded by the parser.
     root.first("layers")
-        .map(|l| l.all("layer").any(|e| matches!(e.get("type"), Some("Const") | Some("Constant"))))
+        .map(|l| {
+            l.all("layer").any(|e| {
+                matches!(e.get("type"), Some("Const") | Some("Constant"))
+                    || ["body", "then_body", "else_body"].iter().any(|b| e.first(b).is_some_and(needs_weights))
+            })
+        })
         .unwrap_or(false)
 }
 
@@ -156,8 +162,24 @@ fn build(root: &Element, bin: Bytes, path: &Path, bin_path: &Path) -> Result<Mod
         Some(v) => return Err(cx.format(format!("IR version {v} is not supported (10 and 11 are)"))),
         None => return Err(cx.format("<net> is missing the mandatory attribute 'version'")),
     }
+    let (mut model, _) = build_graph(&cx, root, &bin, 0)?;
+    if let Some(rt) = root.first("rt_info") {
+        model.rt_info = rt.children.iter().map(read_model_rt).collect();
+    }
+    Ok(model)
+}
+
+/// Builds the graph of `<net>` or of a body (`<body>`, `<then_body>`, ...) at nesting `depth`;
+/// returns it with the node of every layer id.
+fn build_graph(
+    cx: &Ctx<'_>,
+    root: &Element,
+    bin: &Bytes,
+    depth: usize,
+) -> Result<(Model, HashMap<u64, NodeId>), SerializeError> {
+    let path = cx.path;
     let mut model = Model::new(root.get("name").unwrap_or(""));
-    let layers_el = root.first("layers").ok_or_else(|| cx.format("<net> has no <layers>"))?;
+    let layers_el = root.first("layers").ok_or_else(|| cx.format(format!("<{}> has no <layers>", root.name)))?;
 
     // Layers and their ports.
     let mut layers: Vec<Layer<'_>> = Vec::new();
@@ -281,7 +303,7 @@ fn build(root: &Element, bin: Bytes, path: &Path, bin_path: &Path) -> Result<Mod
         let attrs: HashMap<String, String> =
             l.el.first("data").map(|d| d.attrs.iter().cloned().collect()).unwrap_or_default();
         let op = if matches!(l.type_name.as_str(), "Const" | "Constant") {
-            Op::Constant(read_const(&cx, l, &attrs, &bin)?)
+            Op::Constant(read_const(cx, l, &attrs, bin)?)
         } else {
             let unsupported = || SerializeError::UnsupportedOp {
                 path: path.to_path_buf(),
@@ -303,7 +325,12 @@ fn build(root: &Element, bin: Bytes, path: &Path, bin_path: &Path) -> Result<Mod
             match Op::from_ir(&l.type_name, &l.version, &attrs) {
                 None => return Err(unsupported()),
                 Some(Err(e)) => return Err(cx.layer(l, format!("attribute: {e}"))),
-                Some(Ok(op)) => op,
+                Some(Ok(mut op)) => {
+                    if !op.bodies().is_empty() {
+                        fill_sub_graph(cx, l, &mut op, bin, depth)?;
+                    }
+                    op
+                }
             }
         };
         let is_result = matches!(op, Op::ResultOp(_));
@@ -362,11 +389,144 @@ fn build(root: &Element, bin: Bytes, path: &Path, bin_path: &Path) -> Result<Mod
         return Err(cx.format("the IR has no Result layer, so the model has no outputs"));
     }
     model.set_results(results).map_err(|e| cx.format(e.to_string()))?;
+    let ids = layers.iter().enumerate().filter_map(|(i, l)| Some((parse_u64(&l.id_text)?, node_of[i]?))).collect();
+    Ok((model, ids))
+}
 
-    if let Some(rt) = root.first("rt_info") {
-        model.rt_info = rt.children.iter().map(read_model_rt).collect();
+/// Reads the bodies and port maps of an `If`, `Loop` or `TensorIterator` layer into `op`.
+fn fill_sub_graph(cx: &Ctx<'_>, l: &Layer<'_>, op: &mut Op, bin: &Bytes, depth: usize) -> Result<(), SerializeError> {
+    use ir_graph::ops::{Body, InputDesc, OutputDesc, SliceAttrs};
+    if depth + 1 > ir_graph::ops::MAX_BODY_DEPTH {
+        return Err(cx.layer(l, format!("bodies are nested more than {} levels deep", ir_graph::ops::MAX_BODY_DEPTH)));
     }
-    Ok(model)
+    let n_in = l.inputs.len() as i64;
+    let body = |tag: &str| -> Result<(Model, HashMap<u64, NodeId>), SerializeError> {
+        let el = l.el.first(tag).ok_or_else(|| cx.layer(l, format!("missing <{tag}>")))?;
+        build_graph(cx, el, bin, depth + 1)
+    };
+    struct Map {
+        inputs: Vec<InputDesc>,
+        outputs: Vec<OutputDesc>,
+        current_iteration: Option<usize>,
+        condition: Option<usize>,
+    }
+    let port_map = |tag: &str, m: &Model, ids: &HashMap<u64, NodeId>| -> Result<Map, SerializeError> {
+        let pm = l.el.first(tag).ok_or_else(|| cx.layer(l, format!("missing <{tag}>")))?;
+        let mut back: HashMap<u64, u64> = HashMap::new();
+        if let Some(b) = l.el.first("back_edges") {
+            for e in b.all("edge") {
+                let from = e.get("from-layer").and_then(parse_u64);
+                let to = e.get("to-layer").and_then(parse_u64);
+                let (Some(from), Some(to)) = (from, to) else {
+                    return Err(cx.layer(l, "a back edge has a missing or non-numeric layer id"));
+                };
+                back.insert(to, from);
+            }
+        }
+        let num = |e: &Element, k: &str, default: Option<i64>| -> Result<i64, SerializeError> {
+            match e.get(k) {
+                Some(v) => {
+                    v.trim().parse().map_err(|_| cx.layer(l, format!("<{tag}> attribute {k}='{v}' is not a number")))
+                }
+                None => default.ok_or_else(|| cx.layer(l, format!("a <{tag}> entry is missing '{k}'"))),
+            }
+        };
+        let index_of = |list: &[NodeId], layer: u64, what: &str| -> Result<usize, SerializeError> {
+            ids.get(&layer)
+                .and_then(|n| list.iter().position(|p| p == n))
+                .ok_or_else(|| cx.layer(l, format!("<{tag}> names body layer {layer}, which is not a body {what}")))
+        };
+        let slice = |e: &Element| -> Result<SliceAttrs, SerializeError> {
+            Ok(SliceAttrs {
+                axis: num(e, "axis", None)?,
+                start: num(e, "start", Some(0))?,
+                stride: num(e, "stride", Some(1))?,
+                part_size: num(e, "part_size", Some(1))?,
+                end: num(e, "end", Some(-1))?,
+            })
+        };
+        let mut map = Map { inputs: Vec::new(), outputs: Vec::new(), current_iteration: None, condition: None };
+        for e in &pm.children {
+            let ext = num(e, "external_port_id", None)?;
+            let internal = num(e, "internal_layer_id", None)?;
+            let internal =
+                u64::try_from(internal).map_err(|_| cx.layer(l, format!("<{tag}> has a negative layer id")))?;
+            match e.name.as_str() {
+                "input" => {
+                    let param = index_of(m.parameters(), internal, "Parameter")?;
+                    if e.get("purpose") == Some("current_iteration") {
+                        map.current_iteration = Some(param);
+                        continue;
+                    }
+                    let input = usize::try_from(ext)
+                        .ok()
+                        .filter(|&i| (i as i64) < n_in)
+                        .ok_or_else(|| cx.layer(l, format!("<{tag}> names input port {ext}, which does not exist")))?;
+                    map.inputs.push(if e.get("axis").is_some() {
+                        InputDesc::Sliced { input, param, slice: slice(e)? }
+                    } else if let Some(&from) = back.get(&internal) {
+                        InputDesc::Merged { input, param, result: index_of(m.results(), from, "Result")? }
+                    } else {
+                        InputDesc::Invariant { input, param }
+                    });
+                }
+                "output" => {
+                    let result = index_of(m.results(), internal, "Result")?;
+                    if e.get("purpose") == Some("execution_condition") {
+                        map.condition = Some(result);
+                        continue;
+                    }
+                    let output = usize::try_from(ext - n_in)
+                        .ok()
+                        .filter(|&o| o < l.outputs.len())
+                        .ok_or_else(|| cx.layer(l, format!("<{tag}> names output port {ext}, which does not exist")))?;
+                    map.outputs.push(if e.get("axis").is_some() {
+                        OutputDesc::Concat { result, output, slice: slice(e)? }
+                    } else {
+                        OutputDesc::Last { result, output }
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(map)
+    };
+    match op {
+        Op::If(o) => {
+            let (tb, tids) = body("then_body")?;
+            let (eb, eids) = body("else_body")?;
+            let tm = port_map("then_port_map", &tb, &tids)?;
+            let em = port_map("else_port_map", &eb, &eids)?;
+            *o = ir_graph::ops::If {
+                then_body: Body::new(tb),
+                else_body: Body::new(eb),
+                then_inputs: tm.inputs,
+                else_inputs: em.inputs,
+                then_outputs: tm.outputs,
+                else_outputs: em.outputs,
+            };
+        }
+        Op::Loop(o) => {
+            let (b, ids) = body("body")?;
+            let pm = port_map("port_map", &b, &ids)?;
+            let condition =
+                pm.condition.ok_or_else(|| cx.layer(l, "the port map has no execution_condition output"))?;
+            *o = ir_graph::ops::Loop {
+                body: Body::new(b),
+                inputs: pm.inputs,
+                outputs: pm.outputs,
+                current_iteration: pm.current_iteration,
+                condition,
+            };
+        }
+        Op::TensorIterator(o) => {
+            let (b, ids) = body("body")?;
+            let pm = port_map("port_map", &b, &ids)?;
+            *o = ir_graph::ops::TensorIterator { body: Body::new(b), inputs: pm.inputs, outputs: pm.outputs };
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn read_const(

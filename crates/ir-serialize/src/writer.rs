@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ir_graph::{ElementType, Model, NodeId, Op, OutputRef, PartialShape, RtAttribute, RtValue};
+use rayon::prelude::*;
 
 use crate::SaveOptions;
 use crate::error::SerializeError;
@@ -16,8 +17,40 @@ use crate::xml::{Element, is_xml_name};
 /// Writes `model` as `xml_path` + the `.bin` beside it (same stem).
 ///
 /// Both files are first written to temporaries in the destination folder and renamed at the
-/// end, so a failure leaves neither a partial nor a stale pair behind.
+/// end, so a failure leaves neither a partial nor a stale pair behind. Weights stream from
+/// wherever the constants live (often memory maps of the source model) into the `.bin`, a few
+/// MiB at a time, FP16 compression done in parallel on the rayon pool.
+///
+/// ```
+/// use ir_graph::{ElementType, Model, PartialShape, Tensor, ops::Add};
+///
+/// // y = x + w with 1024 f32 weights, saved like `ovc` does (FP16-compressed).
+/// let mut m = Model::new("add");
+/// let x = m.add_parameter("x", ElementType::F32, PartialShape::fixed(&[1024]))?;
+/// let w = m.add_const("w", Tensor::from_vec(vec![1024], vec![0.5f32; 1024])?)?;
+/// let y = m.add_node(Add::default(), "y", &[x.into(), w.into()])?;
+/// m.add_result("y/sink_port_0", y.into())?;
+/// let dir = tempfile::tempdir()?;
+/// let xml = dir.path().join("add.xml");
+/// ir_serialize::save_model(&m, &xml, &ir_serialize::SaveOptions { compress_to_fp16: true })?;
+/// assert_eq!(std::fs::metadata(xml.with_extension("bin"))?.len(), 1024 * 2);
+/// let text = std::fs::read_to_string(&xml)?;
+/// assert!(text.contains("element_type=\"f16\"") && text.contains("decompression"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn save_model(model: &Model, xml_path: &Path, options: &SaveOptions) -> Result<(), SerializeError> {
+    save_model_with_progress(model, xml_path, options, &mut |_| {})
+}
+
+/// [`save_model`], reporting the weights streamed into the `.bin` as they go (for a progress
+/// bar). `on_progress` is called from the calling thread, often (every few MiB), with
+/// monotonically growing [`SaveProgress::done`].
+pub fn save_model_with_progress(
+    model: &Model,
+    xml_path: &Path,
+    options: &SaveOptions,
+    on_progress: &mut dyn FnMut(SaveProgress),
+) -> Result<(), SerializeError> {
     let bin_path = xml_path.with_extension("bin");
     let dir = match xml_path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -31,7 +64,7 @@ pub fn save_model(model: &Model, xml_path: &Path, options: &SaveOptions) -> Resu
 
     let xml = {
         let mut w = std::io::BufWriter::with_capacity(1 << 20, bin_tmp.as_file());
-        let xml = serialize(model, options, &mut w, xml_path)?;
+        let xml = serialize_with_progress(model, options, &mut w, xml_path, on_progress)?;
         w.flush().map_err(|e| SerializeError::io(&bin_path, e))?;
         xml
     };
@@ -66,8 +99,44 @@ pub fn serialize(
     bin: &mut dyn Write,
     xml_path: &Path,
 ) -> Result<String, SerializeError> {
-    Writer { model, path: xml_path, bin, offset: 0, blobs: Vec::new(), by_hash: HashMap::new() }.run(options)
+    serialize_with_progress(model, options, bin, xml_path, &mut |_| {})
 }
+
+/// [`serialize`] with progress reports, as [`save_model_with_progress`].
+pub fn serialize_with_progress(
+    model: &Model,
+    options: &SaveOptions,
+    bin: &mut dyn Write,
+    xml_path: &Path,
+    on_progress: &mut dyn FnMut(SaveProgress),
+) -> Result<String, SerializeError> {
+    Writer {
+        model,
+        path: xml_path,
+        bin,
+        offset: 0,
+        blobs: Vec::new(),
+        by_hash: HashMap::new(),
+        progress: SaveProgress::default(),
+        on_progress,
+        layer_ids: None,
+    }
+    .run(options)
+}
+
+/// How far [`save_model_with_progress`] is: weight bytes processed out of the total. Each
+/// constant's `.bin` payload counts once for hashing (deduplication) and once for writing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SaveProgress {
+    /// Bytes processed so far.
+    pub done: u64,
+    /// Bytes to process in all.
+    pub total: u64,
+}
+
+/// Output chunks converted (or hashed) in parallel per step: 4 MiB of `.bin`. Two windows are
+/// in memory at a time (one being written while the next is converted), whatever the model.
+const WINDOW: usize = 64;
 
 /// One payload already in the `.bin`, kept to compare later candidates against.
 struct Blob {
@@ -82,12 +151,16 @@ struct Writer<'a> {
     offset: u64,
     blobs: Vec<Blob>,
     by_hash: HashMap<u64, Vec<usize>>,
+    /// Layer ids of the graph written last (bodies' port maps refer to them).
+    layer_ids: Option<HashMap<NodeId, usize>>,
+    progress: SaveProgress,
+    on_progress: &'a mut dyn FnMut(SaveProgress),
 }
 
 /// Where one node output ended up: layer id and port id.
 type PortLoc = (usize, usize);
 
-impl Writer<'_> {
+impl<'a> Writer<'a> {
     fn model_err(&self, id: NodeId, message: String) -> SerializeError {
         let (node, type_name) = match self.model.node(id) {
             Ok(n) => (n.name.clone(), n.op.type_name().to_string()),
@@ -98,8 +171,193 @@ impl Writer<'_> {
 
     fn run(mut self, options: &SaveOptions) -> Result<String, SerializeError> {
         let model = self.model;
-        let ordered = self.ordered_ops()?;
+        let (layers, edges_el) = self.write_graph(options, 0)?;
+        let mut net = Element::new("net").attr("name", model.name.clone()).attr("version", "11");
+        net.child(layers);
+        net.child(edges_el);
+
+        let mut rt = Element::new("rt_info");
+        for (k, v) in &model.rt_info {
+            if k == "version" || k == "__weights_path" {
+                continue;
+            }
+            rt.child(model_rt_element(k, v));
+        }
+        net.child(rt);
+        Ok(net.to_document())
+    }
+
+    /// Writes one body (`<body>`, `<then_body>`, ...) and returns it with the layer ids of the
+    /// body's nodes.
+    fn write_body(
+        &mut self,
+        body: &'a Model,
+        tag: &str,
+        options: &SaveOptions,
+        depth: usize,
+    ) -> Result<(Element, HashMap<NodeId, usize>), SerializeError> {
+        if depth >= ir_graph::ops::MAX_BODY_DEPTH {
+            return Err(SerializeError::Model {
+                path: self.path.to_path_buf(),
+                node: String::new(),
+                type_name: String::new(),
+                message: format!("bodies are nested more than {} levels deep", ir_graph::ops::MAX_BODY_DEPTH),
+            });
+        }
+        let saved = self.model;
+        self.model = body;
+        let written = self.write_graph(options, depth + 1);
+        let ids = self.layer_ids.take();
+        self.model = saved;
+        let (layers, edges) = written?;
+        let mut el = Element::new(tag);
+        el.child(layers);
+        el.child(edges);
+        el.child(Element::new("rt_info"));
+        Ok((el, ids.unwrap_or_default()))
+    }
+
+    /// Port maps, back edges and bodies of a sub-graph op: (elements before the ports,
+    /// elements after them).
+    fn sub_graph_parts(
+        &mut self,
+        op: &'a Op,
+        n_in: usize,
+        options: &SaveOptions,
+        depth: usize,
+    ) -> Result<(Vec<Element>, Vec<Element>), SerializeError> {
+        use ir_graph::ops::{InputDesc, OutputDesc};
+        let layer_of = |ids: &HashMap<NodeId, usize>, list: &[NodeId], k: usize, what: &str| {
+            list.get(k).and_then(|n| ids.get(n)).copied().ok_or_else(|| format!("the body has no {what} {k}"))
+        };
+        let port_map = |tag: &str,
+                        body: &Model,
+                        ids: &HashMap<NodeId, usize>,
+                        ins: &[InputDesc],
+                        outs: &[OutputDesc],
+                        special: &[Element]|
+         -> Result<(Element, Element), String> {
+            let mut pm = Element::new(tag);
+            let mut back = Element::new("back_edges");
+            for d in ins {
+                let l = layer_of(ids, body.parameters(), d.param(), "parameter")?;
+                let mut e = Element::new("input");
+                if let InputDesc::Sliced { slice, .. } = d {
+                    e.push_attr("axis", slice.axis.to_string());
+                }
+                e.push_attr("external_port_id", d.input().to_string());
+                e.push_attr("internal_layer_id", l.to_string());
+                if let InputDesc::Sliced { slice, .. } = d {
+                    push_slice(&mut e, slice);
+                }
+                pm.child(e);
+                if let InputDesc::Merged { result, .. } = d {
+                    let r = layer_of(ids, body.results(), *result, "result")?;
+                    back.child(Element::new("edge").attr("from-layer", r.to_string()).attr("to-layer", l.to_string()));
+                }
+            }
+            for d in outs {
+                let l = layer_of(ids, body.results(), d.result(), "result")?;
+                let mut e = Element::new("output");
+                if let OutputDesc::Concat { slice, .. } = d {
+                    e.push_attr("axis", slice.axis.to_string());
+                }
+                e.push_attr("external_port_id", (n_in + d.output()).to_string());
+                e.push_attr("internal_layer_id", l.to_string());
+                if let OutputDesc::Concat { slice, .. } = d {
+                    push_slice(&mut e, slice);
+                }
+                pm.child(e);
+            }
+            for e in special {
+                pm.child(e.clone());
+            }
+            Ok((pm, back))
+        };
+        let err = |m: String| SerializeError::Model {
+            path: self.path.to_path_buf(),
+            node: String::new(),
+            type_name: op.type_name().to_string(),
+            message: m,
+        };
+        match op {
+            Op::If(o) => {
+                let (then_el, then_ids) = self.write_body(&o.then_body.0, "then_body", options, depth)?;
+                let (else_el, else_ids) = self.write_body(&o.else_body.0, "else_body", options, depth)?;
+                let (else_pm, _) =
+                    port_map("else_port_map", &o.else_body.0, &else_ids, &o.else_inputs, &o.else_outputs, &[])
+                        .map_err(err)?;
+                let (then_pm, _) =
+                    port_map("then_port_map", &o.then_body.0, &then_ids, &o.then_inputs, &o.then_outputs, &[])
+                        .map_err(err)?;
+                Ok((vec![else_pm, then_pm], vec![then_el, else_el]))
+            }
+            Op::Loop(o) => {
+                let (body_el, ids) = self.write_body(&o.body.0, "body", options, depth)?;
+                let body = &o.body.0;
+                let mut special = Vec::new();
+                if let Some(p) = o.current_iteration {
+                    let l = layer_of(&ids, body.parameters(), p, "parameter").map_err(err)?;
+                    special.push(
+                        Element::new("input")
+                            .attr("external_port_id", "-1")
+                            .attr("internal_layer_id", l.to_string())
+                            .attr("purpose", "current_iteration"),
+                    );
+                }
+                let l = layer_of(&ids, body.results(), o.condition, "result").map_err(err)?;
+                special.push(
+                    Element::new("output")
+                        .attr("external_port_id", "-1")
+                        .attr("internal_layer_id", l.to_string())
+                        .attr("purpose", "execution_condition"),
+                );
+                let (pm, back) = port_map("port_map", body, &ids, &o.inputs, &o.outputs, &special).map_err(err)?;
+                Ok((vec![pm, back], vec![body_el]))
+            }
+            Op::TensorIterator(o) => {
+                let (body_el, ids) = self.write_body(&o.body.0, "body", options, depth)?;
+                let (pm, back) = port_map("port_map", &o.body.0, &ids, &o.inputs, &o.outputs, &[]).map_err(err)?;
+                Ok((vec![pm, back], vec![body_el]))
+            }
+            _ => Ok((Vec::new(), Vec::new())),
+        }
+    }
+
+    /// `<layers>` and `<edges>` of `self.model`; leaves the layer ids in `self.layer_ids`.
+    fn write_graph(&mut self, options: &SaveOptions, depth: usize) -> Result<(Element, Element), SerializeError> {
+        let model = self.model;
+        // OpenVINO's `get_ordered_ops` keeps Parameters first and Results last, each in model
+        // order, with the other ops in depth-first order between them.
+        let ordered = {
+            let dfs = self.ordered_ops()?;
+            let params: HashSet<NodeId> = model.parameters().iter().copied().collect();
+            let results: HashSet<NodeId> = model.results().iter().copied().collect();
+            let reached: HashSet<NodeId> = dfs.iter().copied().collect();
+            let mut v: Vec<NodeId> = model.parameters().iter().copied().filter(|p| reached.contains(p)).collect();
+            v.extend(dfs.iter().copied().filter(|id| !params.contains(id) && !results.contains(id)));
+            v.extend(model.results().iter().copied().filter(|r| reached.contains(r)));
+            v
+        };
         let plan = fp16::plan(model, options.compress_to_fp16);
+        // Bodies of sub-graph ops add their own weights when they are written.
+        self.progress.total += ordered
+            .iter()
+            .filter_map(|id| match model.node(*id).map(|n| &n.op) {
+                Ok(Op::Constant(c)) => {
+                    let len = c.value.data().len() as u64;
+                    let len = match (plan.compress.contains(id), c.value.element_type()) {
+                        (false, _) => len,
+                        (true, ElementType::F64) => len / 4,
+                        (true, _) => len / 2,
+                    };
+                    let passes = if c.value.element_type() == ElementType::String { 1 } else { 2 };
+                    Some(len * passes)
+                }
+                _ => None,
+            })
+            .sum::<u64>();
+        (self.on_progress)(self.progress);
 
         // Layer ids are positions in the topological order, a compressed constant taking two
         // (its Const, then its Convert), exactly as OpenVINO numbers the graph it writes.
@@ -145,7 +403,6 @@ impl Writer<'_> {
         file_order.extend(ordered.iter().filter(|id| !params.contains(id) && !results.contains(id)));
         file_order.extend(model.results().iter().copied());
 
-        let mut net = Element::new("net").attr("name", model.name.clone()).attr("version", "11");
         let mut layers = Element::new("layers");
         let mut unique_names: HashSet<String> = HashSet::new();
         for &id in &file_order {
@@ -173,6 +430,10 @@ impl Writer<'_> {
                 }
             }
 
+            let (before, after) = self.sub_graph_parts(&node.op, n_in, options, depth)?;
+            for e in before {
+                layer.child(e);
+            }
             let mut data = Element::new("data");
             let attrs = node.op.attributes().map_err(|e| self.model_err(id, format!("attribute: {e}")))?;
             for (k, v) in fix_auto_pad_attrs(attrs) {
@@ -228,6 +489,9 @@ impl Writer<'_> {
                 }
                 layer.child(output);
             }
+            for e in after {
+                layer.child(e);
+            }
             layers.child(layer);
 
             if compressed {
@@ -252,8 +516,6 @@ impl Writer<'_> {
                 layers.child(conv);
             }
         }
-        net.child(layers);
-
         let mut edges_el = Element::new("edges");
         for [fl, fp, tl, tp] in edges {
             edges_el.child(
@@ -264,26 +526,18 @@ impl Writer<'_> {
                     .attr("to-port", tp.to_string()),
             );
         }
-        net.child(edges_el);
-
-        let mut rt = Element::new("rt_info");
-        for (k, v) in &model.rt_info {
-            if k == "version" || k == "__weights_path" {
-                continue;
-            }
-            rt.child(model_rt_element(k, v));
-        }
-        net.child(rt);
-        Ok(net.to_document())
+        self.layer_ids = Some(ids);
+        Ok((layers, edges_el))
     }
 
     /// OpenVINO's `Model::get_ordered_ops`: a depth-first topological sort rooted at the
-    /// Results and then the Parameters (pushed on one stack, so Parameters come out first),
+    /// Results and then the Parameters in reverse (pushed on one stack, so Parameters come out
+    /// first, in order),
     /// visiting input 0 first. Nodes no Result depends on are not part of the model.
     fn ordered_ops(&self) -> Result<Vec<NodeId>, SerializeError> {
         let model = self.model;
         let mut stack: Vec<NodeId> = model.results().to_vec();
-        stack.extend(model.parameters().iter().copied());
+        stack.extend(model.parameters().iter().rev().copied());
         let mut done: HashSet<NodeId> = HashSet::new();
         let mut visits: HashMap<NodeId, u32> = HashMap::new();
         let mut order = Vec::new();
@@ -342,6 +596,70 @@ impl Writer<'_> {
         node.inputs.first().and_then(|i| self.model.port(*i).ok()).map(|p| p.names.clone()).unwrap_or_default()
     }
 
+    /// Counts `bytes` more as processed and tells the progress callback.
+    fn advance(&mut self, bytes: u64) {
+        self.progress.done = (self.progress.done + bytes).min(self.progress.total);
+        (self.on_progress)(self.progress);
+    }
+
+    /// A hash of the payload's output bytes: chunks hashed in parallel, a window at a time,
+    /// and the chunk hashes hashed in order.
+    fn hash_payload(&mut self, payload: &Payload) -> u64 {
+        let n = payload.chunks();
+        let mut h = DefaultHasher::new();
+        let mut first = 0;
+        while first < n {
+            let end = (first + WINDOW).min(n);
+            let hashes: Vec<u64> = (first..end)
+                .into_par_iter()
+                .map(|i| {
+                    let mut ch = DefaultHasher::new();
+                    ch.write(&payload.chunk(i));
+                    ch.finish()
+                })
+                .collect();
+            for x in hashes {
+                h.write_u64(x);
+            }
+            payload.release_chunks(first, end);
+            self.advance(payload.chunk_range_len(first, end));
+            first = end;
+        }
+        h.finish()
+    }
+
+    /// Streams the payload into the `.bin`: while one window of chunks is written, the next is
+    /// converted on the rayon pool.
+    fn stream_payload(&mut self, payload: &Payload) -> Result<(), SerializeError> {
+        let n = payload.chunks();
+        let bin_path = self.path.with_extension("bin");
+        let convert = |first: usize| -> Vec<std::borrow::Cow<'_, [u8]>> {
+            let end = (first + WINDOW).min(n);
+            (first..end).into_par_iter().map(|i| payload.chunk(i)).collect()
+        };
+        let mut current = convert(0);
+        let mut first = 0;
+        while first < n {
+            let end = (first + WINDOW).min(n);
+            let mut next = None;
+            let bin = &mut *self.bin;
+            let written: std::io::Result<()> = rayon::in_place_scope(|scope| {
+                if end < n {
+                    let next = &mut next;
+                    let convert = &convert;
+                    scope.spawn(move |_| *next = Some(convert(end)));
+                }
+                current.iter().try_for_each(|c| bin.write_all(c))
+            });
+            written.map_err(|e| SerializeError::io(&bin_path, e))?;
+            payload.release_chunks(first, end);
+            self.advance(payload.chunk_range_len(first, end));
+            current = next.unwrap_or_default();
+            first = end;
+        }
+        Ok(())
+    }
+
     /// Appends a payload to the `.bin` (or finds an identical one already there) and returns
     /// its offset and size.
     fn write_payload(&mut self, payload: Payload, dedup: bool) -> Result<(u64, u64), SerializeError> {
@@ -351,12 +669,7 @@ impl Writer<'_> {
         }
         let mut hash = 0u64;
         if dedup {
-            let mut h = DefaultHasher::new();
-            for i in 0..payload.chunks() {
-                h.write(&payload.chunk(i));
-                payload.release_chunk(i);
-            }
-            hash = h.finish();
+            hash = self.hash_payload(&payload);
             if let Some(cands) = self.by_hash.get(&hash) {
                 for &c in cands {
                     let blob = &self.blobs[c];
@@ -364,17 +677,16 @@ impl Writer<'_> {
                     blob.payload.release();
                     payload.release();
                     if same {
-                        return Ok((blob.offset, size));
+                        let offset = blob.offset;
+                        self.advance(size);
+                        return Ok((offset, size));
                     }
                 }
             }
         }
         let offset = self.offset;
-        let bin_path = self.path.with_extension("bin");
-        for i in 0..payload.chunks() {
-            self.bin.write_all(&payload.chunk(i)).map_err(|e| SerializeError::io(&bin_path, e))?;
-            payload.release_chunk(i);
-        }
+        self.stream_payload(&payload)?;
+        payload.release();
         self.offset += size;
         if dedup {
             self.by_hash.entry(hash).or_default().push(self.blobs.len());
@@ -469,4 +781,11 @@ fn fix_auto_pad_attrs(mut attrs: Vec<(String, String)>) -> Vec<(String, String)>
         }
     }
     attrs
+}
+
+fn push_slice(e: &mut Element, s: &ir_graph::ops::SliceAttrs) {
+    e.push_attr("start", s.start.to_string());
+    e.push_attr("end", s.end.to_string());
+    e.push_attr("stride", s.stride.to_string());
+    e.push_attr("part_size", s.part_size.to_string());
 }

@@ -11,25 +11,65 @@
 //!   (constant folding, dead-code removal), like `ovc`; [`read_onnx`] stops before the passes,
 //!   like `Core.read_model`.
 //!
-//! ```no_run
-//! use onnx_frontend::{ConvertOptions, convert_model};
+//! ```
 //! use ir_graph::PartialShape;
+//! use onnx_frontend::proto::{tensor_shape_proto::{Dimension, dimension::Value}, *};
+//! use onnx_frontend::{ConvertOptions, convert_model};
+//! use prost::Message;
 //!
+//! // A tiny ONNX model, `y = Relu(data)` with data: f32[N, 3, H, W] (N, H, W symbolic).
+//! let dim = |v: Value| Dimension { value: Some(v), ..Default::default() };
+//! let shape = TensorShapeProto { dim: vec![
+//!     dim(Value::DimParam("N".into())), dim(Value::DimValue(3)),
+//!     dim(Value::DimParam("H".into())), dim(Value::DimParam("W".into())),
+//! ] };
+//! let tensor = |name: &str, shape: Option<TensorShapeProto>| ValueInfoProto {
+//!     name: Some(name.into()),
+//!     r#type: Some(TypeProto {
+//!         value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+//!             elem_type: Some(tensor_proto::DataType::Float as i32), shape })),
+//!         ..Default::default()
+//!     }),
+//!     ..Default::default()
+//! };
+//! let graph = GraphProto {
+//!     name: Some("g".into()),
+//!     input: vec![tensor("data", Some(shape))],
+//!     output: vec![tensor("y", None)],
+//!     node: vec![NodeProto { op_type: Some("Relu".into()), input: vec!["data".into()],
+//!                            output: vec!["y".into()], ..Default::default() }],
+//!     ..Default::default()
+//! };
+//! let onnx = ModelProto { ir_version: Some(8), graph: Some(graph),
+//!     opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(13) }],
+//!     ..Default::default() };
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("model.onnx");
+//! std::fs::write(&path, onnx.encode_to_vec())?;
+//!
+//! // As declared: the batch and spatial dims stay dynamic.
+//! let model = convert_model(&path, &ConvertOptions::default())?;
+//! let x = model.parameters()[0];
+//! assert_eq!(model.port(x.into())?.shape.to_ir_string(), "?,3,?,?");
+//!
+//! // Like `ovc model.onnx --input data[1,3,224,224]`: static from the input on.
 //! let options = ConvertOptions {
-//!     // Like `ovc model.onnx --input data[1,3,224,224]`.
 //!     input_shapes: vec![(Some("data".into()), PartialShape::fixed(&[1, 3, 224, 224]))],
 //!     ..ConvertOptions::default()
 //! };
-//! let model = convert_model("model.onnx".as_ref(), &options)?;
-//! println!("{} nodes", model.node_count());
-//! # Ok::<(), onnx_frontend::FrontendError>(())
+//! let model = convert_model(&path, &options)?;
+//! let relu = model.node(model.results()[0])?.inputs[0];
+//! assert_eq!(model.port(relu)?.shape.to_ir_string(), "1,3,224,224");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
+use ir_graph::passes::PassTiming;
 use ir_graph::{Model, PartialShape};
 
 pub mod error;
@@ -66,12 +106,22 @@ pub struct ConvertOptions {
 pub const DEFAULT_FOLD_LIMIT_BYTES: usize = 1 << 30;
 
 impl ConvertOptions {
-    fn passes(&self, model: &mut Model) -> Result<(), FrontendError> {
+    fn passes(&self, model: &mut Model) -> Result<Vec<PassTiming>, FrontendError> {
         let fold =
             ir_graph::passes::ConstantFolding { max_bytes: self.fold_limit_bytes.unwrap_or(DEFAULT_FOLD_LIMIT_BYTES) };
-        ir_graph::passes::standard_pipeline_with(model, &fold)?;
-        Ok(())
+        Ok(ir_graph::passes::standard_pipeline_timed(model, &fold)?)
     }
+}
+
+/// Where the time of a [`convert_model_timed`] went.
+#[derive(Debug, Clone, Default)]
+pub struct ConversionReport {
+    /// Loading the file (maps, protobuf decoding) and checking it.
+    pub load: Duration,
+    /// Translating the ONNX graph into OpenVINO ops (shape inference included).
+    pub translate: Duration,
+    /// Every graph pass run, in order, with its time.
+    pub passes: Vec<PassTiming>,
 }
 
 /// One translatable ONNX op: domain, op type and the `since_version`s with a translator.
@@ -100,9 +150,23 @@ fn read_with(path: &Path, options: &ConvertOptions) -> Result<Model, FrontendErr
 /// Reads, translates and optimizes an ONNX model: constant folding and dead-code removal
 /// (like `ovc` / `openvino.convert_model`).
 pub fn convert_model(path: &Path, options: &ConvertOptions) -> Result<Model, FrontendError> {
-    let mut model = read_with(path, options)?;
-    options.passes(&mut model)?;
-    Ok(model)
+    convert_model_timed(path, options).map(|(model, _)| model)
+}
+
+/// [`convert_model`], also telling how long each stage and each graph pass took (what
+/// `ovc --verbose` prints).
+pub fn convert_model_timed(path: &Path, options: &ConvertOptions) -> Result<(Model, ConversionReport), FrontendError> {
+    let mut report = ConversionReport::default();
+    let started = Instant::now();
+    let file = load::load(path)?;
+    validate::check_model(&file.proto, path)?;
+    report.load = started.elapsed();
+    let started = Instant::now();
+    let loader = load::TensorLoader::new(Some(file.dir.clone()));
+    let mut model = translate::graph::translate_model(&file.proto, path, &loader, options, Registry::standard())?;
+    report.translate = started.elapsed();
+    report.passes = options.passes(&mut model)?;
+    Ok((model, report))
 }
 
 /// [`convert_model`] for a model held in memory (e.g. received over a network, or a fuzzer's
@@ -130,10 +194,18 @@ pub fn supported_ops() -> Vec<SupportedOp> {
 
 /// The supported ops as a Markdown table (op, domain, since-versions, newest first) for the README.
 pub fn supported_ops_markdown() -> String {
-    let mut out = String::from("| ONNX op | Domain | Since versions |\n|---|---|---|\n");
+    let mut out = String::from("| ONNX op | Domain | Opsets | Since versions |\n|---|---|---|---|\n");
     for op in supported_ops() {
         let versions: Vec<String> = op.since_versions.iter().rev().map(|v| v.to_string()).collect();
-        out.push_str(&format!("| {} | {} | {} |\n", op.op_type, op.domain, versions.join(", ")));
+        let oldest = op.since_versions.iter().min().copied().unwrap_or_default();
+        // Default-domain models are accepted up to the newest opset we know; other domains
+        // have no such bound, so their range is open-ended.
+        let range = if op.domain == translate::DEFAULT_DOMAIN {
+            format!("{oldest}–{}", validate::MAX_KNOWN_OPSET)
+        } else {
+            format!("{oldest}+")
+        };
+        out.push_str(&format!("| {} | {} | {range} | {} |\n", op.op_type, op.domain, versions.join(", ")));
     }
     out
 }

@@ -2,10 +2,12 @@
 //! spellings, messages and exit codes, and model loading for `benchmark_app`.
 //!
 //! `ovc INPUT_MODEL [--output_model PATH] [--compress_to_fp16 [True|False]] [--input SPEC]
-//! [--output NAMES] [--verbose] [--version]` exits 0 on success, 1 when the conversion fails
+//! [--output NAMES] [--verbose] [--quiet] [--version]` exits 0 on success, 1 when the conversion fails
 //! (one `[ ERROR ]` paragraph on stderr) and 2 on a usage error.
 
 #![warn(missing_docs)]
+// Inputs come from untrusted files: library code reports errors instead of panicking.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -14,6 +16,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Parser;
 use ir_graph::{Model, PartialShape, RtValue};
+
+pub mod progress;
 
 /// Version string written to `--version` and to the IR's `Runtime_version`.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-ovc-rs");
@@ -25,6 +29,26 @@ Find more information about compression to FP16 at https://docs.openvino.ai/2023
 
 /// Reads a model for running it: ONNX (by the `.onnx` extension) through the frontend,
 /// anything else as OpenVINO IR.
+///
+/// ```
+/// use ir_graph::{ElementType, Model, PartialShape, Tensor, ops::Relu};
+///
+/// let mut m = Model::new("tiny");
+/// let x = m.add_parameter("x", ElementType::F32, PartialShape::fixed(&[3]))?;
+/// let y = m.add_node(Relu {}, "y", &[x.into()])?;
+/// m.add_result("y/sink_port_0", y.into())?;
+/// let dir = tempfile::tempdir()?;
+/// let xml = dir.path().join("tiny.xml");
+/// ir_serialize::save_model(&m, &xml, &ir_serialize::SaveOptions::default())?;
+///
+/// // IR by extension (an `.onnx` path would go through the ONNX frontend instead).
+/// let model = ovc_cli::read_any_model(&xml)?;
+/// let compiled = cpu_plugin::compile_model(&model, &cpu_plugin::Config::default())?;
+/// let out = compiled.create_infer_request().infer(&[Tensor::from_vec(vec![3], vec![-1.0f32, 0.0, 2.0])?])?;
+/// assert_eq!(out[0].values::<f32>()?.as_ref(), &[0.0, 0.0, 2.0]);
+/// assert!(ovc_cli::read_any_model(&dir.path().join("missing.onnx")).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn read_any_model(path: &Path) -> anyhow::Result<Model> {
     let is_onnx = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
     if is_onnx {
@@ -104,9 +128,12 @@ pub struct OvcArgs {
     /// PyTorch only; ignored for files, as in ovc.
     #[arg(long = "dynamo")]
     pub dynamo: bool,
-    /// Print the conversion arguments and timing.
+    /// Print the conversion arguments, the graph passes and the time of each stage.
     #[arg(long = "verbose")]
     pub verbose: bool,
+    /// No progress bar and no `[ INFO ]`/`[ SUCCESS ]` lines; errors are still reported.
+    #[arg(long = "quiet")]
+    pub quiet: bool,
     /// Print the converter version and exit.
     #[arg(long = "version")]
     pub version: bool,
@@ -306,10 +333,14 @@ fn convert(args: &OvcArgs, input: &Path, out: &mut dyn Write) -> Result<(), Stri
     };
 
     let mut options = onnx_frontend::ConvertOptions::default();
+    // Inputs named without a shape keep their declared shape; they must exist.
+    let mut named_only = Vec::new();
     if let Some(spec) = &args.input {
         for (name, shape) in parse_input_spec(spec)? {
-            if let Some(shape) = shape {
-                options.input_shapes.push((name, shape));
+            match (name, shape) {
+                (name, Some(shape)) => options.input_shapes.push((name, shape)),
+                (Some(name), None) => named_only.push(name),
+                (None, None) => {}
             }
         }
     }
@@ -337,18 +368,79 @@ fn convert(args: &OvcArgs, input: &Path, out: &mut dyn Write) -> Result<(), Stri
         let _ = writeln!(out, "[ WARNING ] --dynamo is used only for PyTorch models and is ignored.");
     }
 
-    let mut model = onnx_frontend::convert_model(input, &options).map_err(|e| chain(&e))?;
+    let progress = progress::Progress::new(!args.quiet);
+    progress.stage("Reading and converting the model");
+    let (mut model, report) = onnx_frontend::convert_model_timed(input, &options).map_err(|e| chain(&e))?;
+    check_named_inputs(&model, &named_only)?;
     record_rt_info(&mut model, args);
+    if args.verbose {
+        print_report(out, &report);
+    }
 
-    if compress {
+    if compress && !args.quiet {
         let _ = writeln!(out, "{FP16_BANNER}");
     }
-    ir_serialize::save_model(&model, &xml_path, &ir_serialize::SaveOptions { compress_to_fp16: compress })
-        .map_err(|e| chain(&e))?;
-    let xml_abs = std::path::absolute(&xml_path).unwrap_or(xml_path.clone());
-    let _ = writeln!(out, "[ SUCCESS ] XML file: {}", xml_abs.display());
-    let _ = writeln!(out, "[ SUCCESS ] BIN file: {}", xml_abs.with_extension("bin").display());
+    let started = std::time::Instant::now();
+    let mut started_bytes = false;
+    ir_serialize::save_model_with_progress(
+        &model,
+        &xml_path,
+        &ir_serialize::SaveOptions { compress_to_fp16: compress },
+        &mut |p| {
+            if !started_bytes {
+                progress.start_bytes("Writing the IR", p.total);
+                started_bytes = true;
+            }
+            progress.set_bytes(p.done);
+        },
+    )
+    .map_err(|e| chain(&e))?;
+    progress.finish();
+    if args.verbose {
+        let _ = writeln!(out, "[ INFO ] Wrote the IR in {:.3} s", started.elapsed().as_secs_f64());
+    }
+    if !args.quiet {
+        let xml_abs = std::path::absolute(&xml_path).unwrap_or(xml_path.clone());
+        let _ = writeln!(out, "[ SUCCESS ] XML file: {}", xml_abs.display());
+        let _ = writeln!(out, "[ SUCCESS ] BIN file: {}", xml_abs.with_extension("bin").display());
+    }
     Ok(())
+}
+
+/// Every input named in `--input` without a shape is a model input (by name or tensor name).
+fn check_named_inputs(model: &Model, names: &[String]) -> Result<(), String> {
+    let inputs: Vec<(String, Vec<String>)> = model
+        .parameters()
+        .iter()
+        .filter_map(|&id| model.node(id).ok())
+        .map(|n| (n.name.clone(), n.outputs.first().map(|p| p.names.iter().cloned().collect()).unwrap_or_default()))
+        .collect();
+    for name in names {
+        if !inputs.iter().any(|(n, tensors)| n == name || tensors.contains(name)) {
+            let all: Vec<&str> = inputs.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(format!("the model has no input '{name}' (inputs: {})", all.join(", ")));
+        }
+    }
+    Ok(())
+}
+
+/// `--verbose`: the time of loading and translating, then every graph pass run.
+fn print_report(out: &mut dyn Write, report: &onnx_frontend::ConversionReport) {
+    let _ = writeln!(out, "[ INFO ] Loaded and checked the ONNX model in {:.3} s", report.load.as_secs_f64());
+    let _ = writeln!(out, "[ INFO ] Translated to OpenVINO ops in {:.3} s", report.translate.as_secs_f64());
+    for p in &report.passes {
+        let _ = writeln!(
+            out,
+            "[ INFO ] Pass {} (round {}): {:.3} ms, {}, {} nodes",
+            p.name,
+            p.round,
+            p.elapsed.as_secs_f64() * 1e3,
+            if p.changed { "changed the model" } else { "no change" },
+            p.nodes_after
+        );
+    }
+    let total: std::time::Duration = report.passes.iter().map(|p| p.elapsed).sum();
+    let _ = writeln!(out, "[ INFO ] Graph passes: {:.3} s", total.as_secs_f64());
 }
 
 /// Model-level rt_info as ovc writes it: runtime version (twice, as OpenVINO does) and the

@@ -169,6 +169,17 @@ pub fn binary(op: &str, mode: AutoBroadcast, inputs: &[Tensor]) -> Result<Vec<Te
     let (shape, maps) = broadcast_all(&[a.shape(), b.shape()], mode)?;
     let (ia, ib) = (&maps[0], &maps[1]);
     let fail = || not_evaluable(op, et);
+    if et == E::String {
+        // Strings only compare for (in)equality, byte for byte.
+        let want_equal = match op {
+            "Equal" => true,
+            "NotEqual" => false,
+            _ => return Err(fail()),
+        };
+        let (x, y) = (a.strings()?, b.strings()?);
+        let v: Vec<bool> = ia.iter().zip(ib).map(|(&i, &j)| (x[i] == y[j]) == want_equal).collect();
+        return Ok(vec![encode(op, E::Boolean, shape, &Vals::B(v))?]);
+    }
     let out = match (decode(op, a)?, decode(op, b)?) {
         (Vals::F(x), Vals::F(y)) => {
             if compare(op, 0.0, 0.0).is_some() {
@@ -487,6 +498,18 @@ pub fn classify(op: &str, inputs: &[Tensor], params: &[bool]) -> Result<Vec<Tens
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn strings_compare_for_equality_with_broadcasting() {
+        let s = |v: &[&str]| Tensor::from_strings(vec![v.len()], &v.iter().map(|x| x.to_string()).collect::<Vec<_>>());
+        let a = s(&["a", "bc", ""]).expect("a");
+        let b = s(&["bc"]).expect("b");
+        let eq = binary("Equal", AutoBroadcast::Numpy, &[a.clone(), b.clone()]).expect("equal");
+        assert_eq!(eq[0].bools().expect("bools"), vec![false, true, false]);
+        let ne = binary("NotEqual", AutoBroadcast::Numpy, &[a.clone(), b.clone()]).expect("not equal");
+        assert_eq!(ne[0].bools().expect("bools"), vec![true, false, true]);
+        assert!(binary("Add", AutoBroadcast::Numpy, &[a, b]).is_err());
+    }
 
     fn f32s(shape: &[usize], v: &[f32]) -> Tensor {
         Tensor::from_vec(shape.to_vec(), v.to_vec()).expect("tensor")

@@ -5,7 +5,7 @@ use super::values::{Vals, decode, encode, not_evaluable, numel, take, take_multi
 use crate::element::ElementType as E;
 use crate::error::Result;
 use crate::invalid;
-use crate::ops::{ScatterReduction, TopKMode, TopKSort, normalize_axis};
+use crate::ops::{ScatterNDReduction, ScatterReduction, TopKMode, TopKSort, normalize_axis};
 use crate::shape::strides_of;
 use crate::tensor::Tensor;
 
@@ -159,51 +159,83 @@ pub fn scatter_elements(inputs: &[Tensor], reduction: ScatterReduction, use_init
             Ok(pos.iter().zip(&st).map(|(a, b)| a * b).sum())
         })
         .collect::<Result<Vec<usize>>>()?;
-    if reduction == ScatterReduction::None {
-        let mut picks: Vec<(usize, usize)> = (0..numel(ds)).map(|i| (0, i)).collect();
-        for (u, &t) in targets.iter().enumerate() {
-            picks[t] = (1, u);
+    let combine = match reduction {
+        ScatterReduction::None => {
+            let mut picks: Vec<(usize, usize)> = (0..numel(ds)).map(|i| (0, i)).collect();
+            for (u, &t) in targets.iter().enumerate() {
+                picks[t] = (1, u);
+            }
+            return Ok(vec![take_multi("ScatterElementsUpdate", &[data, updates], ds.to_vec(), &picks)?]);
         }
-        return Ok(vec![take_multi("ScatterElementsUpdate", &[data, updates], ds.to_vec(), &picks)?]);
-    }
+        ScatterReduction::Sum => Combine::Sum,
+        ScatterReduction::Prod => Combine::Prod,
+        ScatterReduction::Min => Combine::Min,
+        ScatterReduction::Max => Combine::Max,
+        ScatterReduction::Mean => Combine::Mean,
+    };
+    Ok(vec![combine_at("ScatterElementsUpdate", data, updates, &targets, combine, use_init)?])
+}
+
+/// How a reducing scatter combines an update `b` with the current value `a`.
+#[derive(Clone, Copy, PartialEq)]
+enum Combine {
+    Sum,
+    Sub,
+    Prod,
+    Min,
+    Max,
+    Mean,
+}
+
+/// `data` with `updates[k]` combined into position `targets[k]`, in order of `k`; without
+/// `use_init` a touched position starts from the combination's identity instead of its value.
+fn combine_at(
+    name: &str,
+    data: &Tensor,
+    updates: &Tensor,
+    targets: &[usize],
+    combine: Combine,
+    use_init: bool,
+) -> Result<Tensor> {
     let et = data.element_type();
     macro_rules! reduce {
-        ($d:expr, $u:expr, $zero:expr, $one:expr, $min:expr, $max:expr, $add:expr, $mul:expr, $div:expr) => {{
+        ($d:expr, $u:expr, $zero:expr, $one:expr, $min:expr, $max:expr, $add:expr, $sub:expr, $mul:expr, $div:expr) => {{
             let (mut d, u) = ($d, $u);
             let mut count = vec![usize::from(use_init); d.len()];
             let mut touched = vec![false; d.len()];
             for (k, &t) in targets.iter().enumerate() {
                 if !use_init && !touched[t] {
-                    d[t] = match reduction {
-                        ScatterReduction::Prod => $one,
-                        ScatterReduction::Min => $max,
-                        ScatterReduction::Max => $min,
+                    d[t] = match combine {
+                        Combine::Prod => $one,
+                        Combine::Min => $max,
+                        Combine::Max => $min,
                         _ => $zero,
                     };
                 }
                 touched[t] = true;
                 count[t] += 1;
                 let (a, b) = (d[t], u[k]);
-                d[t] = match reduction {
-                    ScatterReduction::Prod => $mul(a, b),
-                    ScatterReduction::Min => {
+                d[t] = match combine {
+                    Combine::Prod => $mul(a, b),
+                    Combine::Min => {
                         if b < a {
                             b
                         } else {
                             a
                         }
                     }
-                    ScatterReduction::Max => {
+                    Combine::Max => {
                         if b > a {
                             b
                         } else {
                             a
                         }
                     }
-                    _ => $add(a, b),
+                    Combine::Sub => $sub(a, b),
+                    Combine::Sum | Combine::Mean => $add(a, b),
                 };
             }
-            if reduction == ScatterReduction::Mean {
+            if combine == Combine::Mean {
                 for (t, v) in d.iter_mut().enumerate() {
                     if touched[t] {
                         *v = $div(*v, count[t]);
@@ -213,7 +245,7 @@ pub fn scatter_elements(inputs: &[Tensor], reduction: ScatterReduction, use_init
             d
         }};
     }
-    let out = match (decode("ScatterElementsUpdate", data)?, decode("ScatterElementsUpdate", updates)?) {
+    let out = match (decode(name, data)?, decode(name, updates)?) {
         (Vals::F(d), Vals::F(u)) => Vals::F(reduce!(
             d,
             u,
@@ -222,6 +254,7 @@ pub fn scatter_elements(inputs: &[Tensor], reduction: ScatterReduction, use_init
             f64::NEG_INFINITY,
             f64::INFINITY,
             |a: f64, b: f64| a + b,
+            |a: f64, b: f64| a - b,
             |a: f64, b: f64| a * b,
             |a: f64, c: usize| a / c as f64
         )),
@@ -233,16 +266,22 @@ pub fn scatter_elements(inputs: &[Tensor], reduction: ScatterReduction, use_init
             i128::MIN,
             i128::MAX,
             |a: i128, b: i128| a.wrapping_add(b),
+            |a: i128, b: i128| a.wrapping_sub(b),
             |a: i128, b: i128| a.wrapping_mul(b),
             |a: i128, c: usize| a.div_euclid(c as i128)
         )),
-        _ => return Err(not_evaluable("ScatterElementsUpdate", et)),
+        _ => return Err(not_evaluable(name, et)),
     };
-    Ok(vec![encode("ScatterElementsUpdate", et, ds.to_vec(), &out)?])
+    encode(name, et, data.shape().to_vec(), &out)
 }
 
 /// ScatterNDUpdate-3.
 pub fn scatter_nd(inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+    scatter_nd_reduce(inputs, ScatterNDReduction::None)
+}
+
+/// ScatterNDUpdate-15: updates combined with `reduction`, in order.
+pub fn scatter_nd_reduce(inputs: &[Tensor], reduction: ScatterNDReduction) -> Result<Vec<Tensor>> {
     let [data, indices, updates] = inputs else {
         return Err(invalid!("ScatterNDUpdate expects 3 inputs"));
     };
@@ -258,17 +297,30 @@ pub fn scatter_nd(inputs: &[Tensor]) -> Result<Vec<Tensor>> {
     }
     let iv = indices.to_i64_vec()?;
     let st = strides_of(ds);
-    let mut picks: Vec<(usize, usize)> = (0..numel(ds)).map(|i| (0, i)).collect();
+    // targets[u] = flat position in data of update element u.
+    let mut targets = Vec::with_capacity(n * slice);
     for t in 0..n {
         let mut off = 0;
         for j in 0..kk {
             off += norm_index(iv[t * kk + j], ds[j])? * st[j];
         }
-        for s in 0..slice {
-            picks[off + s] = (1, t * slice + s);
-        }
+        targets.extend(off..off + slice);
     }
-    Ok(vec![take_multi("ScatterNDUpdate", &[data, updates], ds.to_vec(), &picks)?])
+    let combine = match reduction {
+        ScatterNDReduction::None => {
+            let mut picks: Vec<(usize, usize)> = (0..numel(ds)).map(|i| (0, i)).collect();
+            for (u, &t) in targets.iter().enumerate() {
+                picks[t] = (1, u);
+            }
+            return Ok(vec![take_multi("ScatterNDUpdate", &[data, updates], ds.to_vec(), &picks)?]);
+        }
+        ScatterNDReduction::Sum => Combine::Sum,
+        ScatterNDReduction::Sub => Combine::Sub,
+        ScatterNDReduction::Prod => Combine::Prod,
+        ScatterNDReduction::Min => Combine::Min,
+        ScatterNDReduction::Max => Combine::Max,
+    };
+    Ok(vec![combine_at("ScatterNDUpdate", data, updates, &targets, combine, true)?])
 }
 
 /// Flat positions of the non-zero elements, row-major.
@@ -388,8 +440,22 @@ mod tests {
         let d2 = f32s(&[2, 2], vec![1.0, 2.0, 3.0, 4.0]);
         let r = scatter_nd(&[d2.clone(), i64s(&[1, 1], vec![1]), f32s(&[1, 2], vec![7.0, 8.0])]).expect("snd");
         assert_eq!(f(&r[0]), vec![1.0, 2.0, 7.0, 8.0]);
-        let r = scatter_nd(&[d2, i64s(&[1, 2], vec![0, 1]), f32s(&[1], vec![9.0])]).expect("snd");
+        let r = scatter_nd(&[d2.clone(), i64s(&[1, 2], vec![0, 1]), f32s(&[1], vec![9.0])]).expect("snd");
         assert_eq!(f(&r[0]), vec![1.0, 9.0, 3.0, 4.0]);
+        // Row 1 updated twice, row 0 once: each reduction folds the updates in order.
+        let ix = i64s(&[3, 1], vec![1, 0, 1]);
+        let u = f32s(&[3, 2], vec![5.0, 1.0, 6.0, 6.0, 2.0, 9.0]);
+        let run = |red| f(&scatter_nd_reduce(&[d2.clone(), ix.clone(), u.clone()], red).expect("snd")[0]);
+        assert_eq!(run(ScatterNDReduction::None), vec![6.0, 6.0, 2.0, 9.0]);
+        assert_eq!(run(ScatterNDReduction::Sum), vec![7.0, 8.0, 10.0, 14.0]);
+        assert_eq!(run(ScatterNDReduction::Sub), vec![-5.0, -4.0, -4.0, -6.0]);
+        assert_eq!(run(ScatterNDReduction::Prod), vec![6.0, 12.0, 30.0, 36.0]);
+        assert_eq!(run(ScatterNDReduction::Min), vec![1.0, 2.0, 2.0, 1.0]);
+        assert_eq!(run(ScatterNDReduction::Max), vec![6.0, 6.0, 5.0, 9.0]);
+        let di = i64s(&[2], vec![4, 5]);
+        let r = scatter_nd_reduce(&[di, i64s(&[2, 1], vec![1, 1]), i64s(&[2], vec![3, 4])], ScatterNDReduction::Prod)
+            .expect("snd");
+        assert_eq!(i(&r[0]), vec![4, 60]);
     }
 
     #[test]

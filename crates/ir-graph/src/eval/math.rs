@@ -243,6 +243,219 @@ pub fn range(inputs: &[Tensor], et: E) -> Result<Vec<Tensor>> {
     Ok(vec![encode("Range", et, vec![n], &v)?])
 }
 
+/// RandomUniform-8: SplitMix64 draws, seeded by the two seeds, or afresh when both are 0.
+pub fn random_uniform(inputs: &[Tensor], et: E, global_seed: u64, op_seed: u64) -> Result<Vec<Tensor>> {
+    let [shape, lo, hi] = inputs else {
+        return Err(invalid!("RandomUniform expects 3 inputs"));
+    };
+    let dims = shape
+        .to_i64_vec()?
+        .iter()
+        .map(|&d| usize::try_from(d).map_err(|_| invalid!("negative output dim {d}")))
+        .collect::<Result<Vec<usize>>>()?;
+    let n = crate::shape::checked_numel(&dims).ok_or_else(|| invalid!("output shape {dims:?} is too large"))?;
+    let bound = |t: &Tensor| -> Result<f64> {
+        t.to_f64_vec()?.first().copied().ok_or_else(|| invalid!("RandomUniform bounds must be scalars"))
+    };
+    let (lo, hi) = (bound(lo)?, bound(hi)?);
+    if lo >= hi {
+        return Err(invalid!("RandomUniform needs min < max, got {lo} and {hi}"));
+    }
+    let mut state = if global_seed == 0 && op_seed == 0 {
+        use std::hash::{BuildHasher, Hasher};
+        std::collections::hash_map::RandomState::new().build_hasher().finish()
+    } else {
+        global_seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ op_seed
+    };
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let v = if et.is_integer() {
+        let (lo, span) = (lo as i128, (hi as i128 - lo as i128).max(1) as u128);
+        Vals::I((0..n).map(|_| lo + (next() as u128 % span) as i128).collect())
+    } else {
+        // 53 random bits -> [0, 1).
+        Vals::F((0..n).map(|_| lo + (hi - lo) * ((next() >> 11) as f64 / (1u64 << 53) as f64)).collect())
+    };
+    Ok(vec![encode("RandomUniform", et, dims, &v)?])
+}
+
+/// BitwiseLeftShift-15 / BitwiseRightShift-15 on integers of one type with numpy broadcasting.
+///
+/// In-range shifts wrap within the type's width (bits past the top are dropped; a right shift of
+/// a signed value is arithmetic). A shift by a negative amount or by at least the width gives
+/// the full-width result: 0, or -1 for a right shift of a negative value.
+pub fn bit_shift(op: &str, mode: crate::ops::AutoBroadcast, inputs: &[Tensor], left: bool) -> Result<Vec<Tensor>> {
+    let [a, b] = inputs else {
+        return Err(invalid!("{op} expects 2 inputs, got {}", inputs.len()));
+    };
+    let et = a.element_type();
+    if b.element_type() != et {
+        return Err(invalid!("{op} inputs have types {et} and {}", b.element_type()));
+    }
+    if !et.is_integer() {
+        return Err(not_evaluable(op, et));
+    }
+    let width = et.bit_width() as i128;
+    let (shape, maps) = super::elementwise::broadcast_all(&[a.shape(), b.shape()], mode)?;
+    let (Vals::I(x), Vals::I(y)) = (decode(op, a)?, decode(op, b)?) else {
+        return Err(not_evaluable(op, et));
+    };
+    let out = maps[0]
+        .iter()
+        .zip(&maps[1])
+        .map(|(&i, &j)| {
+            let (v, s) = (x[i], y[j]);
+            let in_range = (0..width).contains(&s);
+            match (left, in_range) {
+                // |v| < 2^64 and s < 64, so the product fits an i128; `encode` wraps it.
+                (true, true) => v << s,
+                (true, false) => 0,
+                (false, true) => v >> s,
+                (false, false) => {
+                    if v < 0 {
+                        -1
+                    } else {
+                        0
+                    }
+                }
+            }
+        })
+        .collect();
+    Ok(vec![encode(op, et, shape, &Vals::I(out))?])
+}
+
+/// Eye-9: `[batch..., rows, cols]` with ones on the diagonal shifted by `diagonal_index`.
+pub fn eye(inputs: &[Tensor], et: E) -> Result<Vec<Tensor>> {
+    let scalar = |i: usize, what: &str| -> Result<i64> {
+        let t = inputs.get(i).ok_or_else(|| invalid!("Eye expects input {i} ({what})"))?;
+        match t.to_i64_vec()?.as_slice() {
+            [v] => Ok(*v),
+            v => Err(invalid!("Eye {what} must hold one value, got {v:?}")),
+        }
+    };
+    let rows = super::values::to_usize(scalar(0, "num_rows")?, "num_rows")?;
+    let cols = super::values::to_usize(scalar(1, "num_columns")?, "num_columns")?;
+    let diag = scalar(2, "diagonal_index")?;
+    let batch: Vec<usize> = match inputs.get(3) {
+        Some(b) => {
+            b.to_i64_vec()?.into_iter().map(|d| super::values::to_usize(d, "batch_shape")).collect::<Result<_>>()?
+        }
+        None => Vec::new(),
+    };
+    let per = rows.checked_mul(cols).ok_or_else(|| invalid!("Eye of {rows}x{cols} is too large"))?;
+    let mut one = vec![0i128; per];
+    for (r, row) in one.chunks_mut(cols.max(1)).enumerate().take(rows) {
+        let c = r as i128 + diag as i128;
+        if (0..cols as i128).contains(&c) {
+            row[c as usize] = 1;
+        }
+    }
+    let n = numel(&batch);
+    let mut v = Vec::with_capacity(per * n);
+    for _ in 0..n {
+        v.extend_from_slice(&one);
+    }
+    let mut shape = batch;
+    shape.extend([rows, cols]);
+    let vals = if et.is_float() { Vals::F(v.into_iter().map(|x| x as f64).collect()) } else { Vals::I(v) };
+    Ok(vec![encode("Eye", et, shape, &vals)?])
+}
+
+/// Unique-10: unique elements (or slices along `axis`), first-occurrence indices, the index into
+/// the unique elements of every input element (or slice), and counts.
+pub fn unique(inputs: &[Tensor], axis: Option<i64>, sorted: bool, index_type: E, count_type: E) -> Result<Vec<Tensor>> {
+    let x = inputs.first().ok_or_else(|| invalid!("Unique expects an input"))?;
+    let s = x.shape();
+    // Without an axis the input is flattened; the slices are single elements.
+    let (outer, n, inner, axis) = match axis {
+        None => (1, x.numel(), 1, None),
+        Some(a) => {
+            let a = normalize_axis(a, s.len())?;
+            (numel(&s[..a]), s[a], numel(&s[a + 1..]), Some(a))
+        }
+    };
+    let vals = decode("Unique", x)?;
+    // Element `k` of slice `j`, in row-major order over (outer, inner).
+    let at = |j: usize, k: usize| (k / inner * n + j) * inner + k % inner;
+    let per = outer * inner;
+    let cmp = |i: usize, j: usize| -> std::cmp::Ordering {
+        for k in 0..per {
+            let (p, q) = (at(i, k), at(j, k));
+            let o = match &vals {
+                Vals::F(v) => v[p].partial_cmp(&v[q]).unwrap_or(std::cmp::Ordering::Equal),
+                Vals::I(v) => v[p].cmp(&v[q]),
+                Vals::B(v) => v[p].cmp(&v[q]),
+            };
+            if o != std::cmp::Ordering::Equal {
+                return o;
+            }
+        }
+        std::cmp::Ordering::Equal
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&i, &j| cmp(i, j)); // stable: the first of equal slices comes first
+    // Groups of equal slices: (first index, count), in sorted order.
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    let mut group_of = vec![0usize; n];
+    for (pos, &i) in order.iter().enumerate() {
+        if pos == 0 || cmp(order[pos - 1], i) != std::cmp::Ordering::Equal {
+            groups.push((i, 0));
+        }
+        let g = groups.len() - 1;
+        groups[g].1 += 1;
+        group_of[i] = g;
+    }
+    let mut rank: Vec<usize> = (0..groups.len()).collect();
+    if !sorted {
+        // Order of first occurrence.
+        let mut by_first: Vec<usize> = (0..groups.len()).collect();
+        by_first.sort_by_key(|&g| groups[g].0);
+        for (r, &g) in by_first.iter().enumerate() {
+            rank[g] = r;
+        }
+    }
+    let u = groups.len();
+    let mut out_groups = vec![(0usize, 0usize); u];
+    for (g, &grp) in groups.iter().enumerate() {
+        out_groups[rank[g]] = grp;
+    }
+    let picks: Vec<usize> = match axis {
+        None => out_groups.iter().map(|&(i, _)| i).collect(),
+        Some(_) => {
+            let mut p = Vec::with_capacity(outer * u * inner);
+            for o in 0..outer {
+                for &(j, _) in &out_groups {
+                    for i in 0..inner {
+                        p.push((o * n + j) * inner + i);
+                    }
+                }
+            }
+            p
+        }
+    };
+    let ushape = match axis {
+        None => vec![u],
+        Some(a) => {
+            let mut sh = s.to_vec();
+            sh[a] = u;
+            sh
+        }
+    };
+    let y = super::values::take("Unique", x, ushape, &picks)?;
+    let ints = |v: Vec<usize>, et: E| {
+        encode("Unique", et, vec![v.len()], &Vals::I(v.into_iter().map(|x| x as i128).collect()))
+    };
+    let first = ints(out_groups.iter().map(|&(i, _)| i).collect(), index_type)?;
+    let rev = ints(group_of.iter().map(|&g| rank[g]).collect(), index_type)?;
+    let counts = ints(out_groups.iter().map(|&(_, c)| c).collect(), count_type)?;
+    Ok(vec![y, first, rev, counts])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +465,21 @@ mod tests {
     }
     fn f(t: &Tensor) -> Vec<f32> {
         t.values::<f32>().expect("f32").into_owned()
+    }
+
+    #[test]
+    fn random_uniform_bounds_and_seeds() {
+        let shape = Tensor::from_vec(vec![2], vec![3i64, 4]).expect("s");
+        let run = |g, o| {
+            let r = random_uniform(&[shape.clone(), Tensor::scalar(2.0f32), Tensor::scalar(5.0f32)], E::F32, g, o)
+                .expect("ru");
+            assert_eq!(r[0].shape(), &[3, 4]);
+            f(&r[0])
+        };
+        let a = run(1, 2);
+        assert!(a.iter().all(|&v| (2.0..5.0).contains(&v)), "{a:?}");
+        assert_eq!(a, run(1, 2));
+        assert_ne!(a, run(1, 3));
     }
 
     #[test]

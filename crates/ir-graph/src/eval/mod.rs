@@ -8,12 +8,15 @@
 
 pub mod deconv;
 pub mod elementwise;
+pub mod graph;
 pub mod indexing;
+pub mod lowp;
 pub mod math;
 pub mod movement;
 pub mod nn;
 pub mod reduce;
 pub mod resize;
+pub mod signal;
 pub mod slicing;
 pub mod values;
 pub mod vision;

@@ -8,6 +8,7 @@
 
 use half::{bf16, f16};
 
+use super::lowp;
 use crate::element::ElementType as E;
 use crate::error::{GraphError, Result};
 use crate::shape::strides_of;
@@ -65,6 +66,18 @@ pub fn decode(op: &str, t: &Tensor) -> Result<Vals> {
         E::U32 => Vals::I(widen(t, |v: u32| v as i128)?),
         E::U64 => Vals::I(widen(t, |v: u64| v as i128)?),
         E::Boolean => Vals::B(t.raw().iter().map(|&v| v != 0).collect()),
+        E::F8E4M3 => Vals::F(t.raw().iter().map(|&b| lowp::f8e4m3_to_f64(b)).collect()),
+        E::F8E5M2 => Vals::F(t.raw().iter().map(|&b| lowp::f8e5m2_to_f64(b)).collect()),
+        E::F8E8M0 => Vals::F(t.raw().iter().map(|&b| lowp::f8e8m0_to_f64(b)).collect()),
+        et @ (E::F4E2M1 | E::Nf4 | E::I4 | E::U4 | E::U2 | E::U1) => {
+            let bits = lowp::packed_bits(et).ok_or_else(|| not_evaluable(op, et))?;
+            let codes = (0..t.numel()).map(|i| lowp::get_code(t.raw(), bits, i));
+            match et {
+                E::F4E2M1 => Vals::F(codes.map(lowp::f4e2m1_to_f64).collect()),
+                E::Nf4 => Vals::F(codes.map(|c| f64::from(lowp::NF4_VALUES[usize::from(c & 0x0f)])).collect()),
+                _ => Vals::I(codes.map(|c| lowp::int_of_code(et, c)).collect()),
+            }
+        }
         other => return Err(not_evaluable(op, other)),
     })
 }
@@ -127,6 +140,31 @@ pub fn encode(op: &str, et: E, shape: Vec<usize>, v: &Vals) -> Result<Tensor> {
         E::Boolean => {
             let bytes = narrow(v, |x| u8::from(x != 0.0), |x| u8::from(x != 0), u8::from);
             Tensor::from_bytes(E::Boolean, shape, Bytes::from_pod_vec(bytes))
+        }
+        E::F8E4M3 | E::F8E5M2 | E::F8E8M0 => {
+            let f = match et {
+                E::F8E4M3 => lowp::f64_to_f8e4m3,
+                E::F8E5M2 => lowp::f64_to_f8e5m2,
+                _ => lowp::f64_to_f8e8m0,
+            };
+            let bytes = narrow(v, f, |x| f(x as f64), |x| f(f64::from(u8::from(x))));
+            Tensor::from_bytes(et, shape, Bytes::from_pod_vec(bytes))
+        }
+        E::F4E2M1 | E::Nf4 => {
+            let f = if et == E::F4E2M1 { lowp::f64_to_f4e2m1 } else { lowp::f64_to_nf4 };
+            let codes = narrow(v, f, |x| f(x as f64), |x| f(f64::from(u8::from(x))));
+            Tensor::from_bytes(et, shape, Bytes::from_pod_vec(lowp::pack_codes(&codes, 4)))
+        }
+        // Packed integers wrap like the wide ones.
+        E::I4 | E::U4 | E::U2 => {
+            let bits = lowp::packed_bits(et).ok_or_else(|| not_evaluable(op, et))?;
+            let codes = narrow(
+                v,
+                |x| lowp::code_of_int(bits, lowp::trunc_to_i128(x)),
+                |x| lowp::code_of_int(bits, x),
+                u8::from,
+            );
+            Tensor::from_bytes(et, shape, Bytes::from_pod_vec(lowp::pack_codes(&codes, bits)))
         }
         other => Err(not_evaluable(op, other)),
     }
@@ -299,6 +337,24 @@ mod tests {
         assert_eq!(&*t.values::<u32>().expect("u32"), &[u32::MAX, 256, 257]);
         let t = encode("t", E::Boolean, vec![5], &v).expect("enc");
         assert_eq!(t.bools().expect("b"), vec![true, true, true, true, true]);
+    }
+
+    #[test]
+    fn low_precision_round_trips() {
+        // i4 and u2 wrap; packed low bits first.
+        let w = Vals::I(vec![-9, 8, 7]);
+        let t = encode("t", E::I4, vec![3], &w).expect("enc");
+        assert_eq!(t.raw(), &[0x87, 0x07]);
+        assert_eq!(decode("t", &t).expect("dec"), Vals::I(vec![7, -8, 7]));
+        let t = encode("t", E::U2, vec![5], &Vals::F(vec![-3.0, -2.5, 1.9, 0.0, 5.0])).expect("enc");
+        assert_eq!(decode("t", &t).expect("dec"), Vals::I(vec![1, 2, 1, 0, 1]));
+        let t = encode("t", E::F8E4M3, vec![3], &Vals::F(vec![1.0, -448.0, 1000.0])).expect("enc");
+        assert_eq!(t.raw(), &[0x38, 0xfe, 0x7f]);
+        let Vals::F(back) = decode("t", &t).expect("dec") else { panic!("float") };
+        assert_eq!(back[..2], [1.0, -448.0]);
+        assert!(back[2].is_nan());
+        let t = encode("t", E::F4E2M1, vec![3], &Vals::I(vec![1, -7, 3])).expect("enc");
+        assert_eq!(t.raw(), &[0xf2, 0x05]);
     }
 
     #[test]

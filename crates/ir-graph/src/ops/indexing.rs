@@ -251,6 +251,46 @@ impl OpSpec for ScatterNDUpdate {
     }
 }
 
+/// How ScatterNDUpdate-15 combines updates with existing values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ScatterNDReduction {
+    /// Overwrite.
+    #[default]
+    None,
+    /// Add.
+    Sum,
+    /// Subtract the update.
+    Sub,
+    /// Multiply.
+    Prod,
+    /// Minimum.
+    Min,
+    /// Maximum.
+    Max,
+}
+
+/// ScatterNDUpdate with a `reduction` (`ScatterNDUpdate`, opset15): updates at the same
+/// position are combined in order with the existing value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ScatterNDUpdate15 {
+    /// Combination rule.
+    #[serde(default)]
+    pub reduction: ScatterNDReduction,
+}
+
+impl OpSpec for ScatterNDUpdate15 {
+    const TYPE: &'static str = "ScatterNDUpdate";
+    const OPSET: u32 = 15;
+    fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
+        expect_inputs(inputs, 3, 3)?;
+        Ok(vec![OutputType::new(inputs[0].element_type, inputs[0].shape.clone())])
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        k::scatter_nd_reduce(inputs, self.reduction)
+    }
+}
+
 /// Indices of non-zero elements, shape `[rank, count]` (`NonZero`, opset3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NonZero {
@@ -366,5 +406,12 @@ mod tests {
         assert_eq!(names, ["axis=1", "mode=max", "sort=value", "index_element_type=i32", "stable=true"]);
         let a = to_attrs(&ScatterElementsUpdate { reduction: ScatterReduction::Sum, use_init_val: false }).expect("a");
         assert_eq!(a, vec![("reduction".into(), "sum".into()), ("use_init_val".into(), "false".into())]);
+        let a = to_attrs(&ScatterNDUpdate15 { reduction: ScatterNDReduction::Prod }).expect("a");
+        assert_eq!(a, vec![("reduction".into(), "prod".into())]);
+        let attrs = [("reduction".to_string(), "max".to_string())].into_iter().collect();
+        let op = crate::Op::from_ir("ScatterNDUpdate", "opset15", &attrs).expect("known").expect("parses");
+        assert_eq!(op, crate::Op::from(ScatterNDUpdate15 { reduction: ScatterNDReduction::Max }));
+        let op = crate::Op::from_ir("ScatterNDUpdate", "opset14", &Default::default()).expect("known").expect("parses");
+        assert_eq!(op, crate::Op::from(ScatterNDUpdate {}));
     }
 }

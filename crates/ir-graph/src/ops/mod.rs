@@ -17,6 +17,7 @@ use crate::tensor::Tensor;
 
 mod activation;
 mod binary;
+mod control;
 mod deconv;
 mod indexing;
 mod io;
@@ -24,13 +25,16 @@ mod math;
 mod nn;
 mod reduce;
 mod resize;
+mod rnn;
 mod shape_ops;
+mod signal;
 mod slicing;
 mod unary;
 mod vision;
 
 pub use activation::*;
 pub use binary::*;
+pub use control::*;
 pub use deconv::*;
 pub use indexing::*;
 pub use io::*;
@@ -38,7 +42,9 @@ pub use math::*;
 pub use nn::*;
 pub use reduce::*;
 pub use resize::*;
+pub use rnn::*;
 pub use shape_ops::*;
+pub use signal::*;
 pub use slicing::*;
 pub use unary::*;
 pub use vision::*;
@@ -179,14 +185,25 @@ define_ops! {
     ShuffleChannels, Select,
     // math
     Round, IsNaN, IsInf, IsFinite, BitwiseAnd, BitwiseOr, BitwiseXor, BitwiseNot, CumSum, Einsum, Range,
+    // opset9/10/15 additions (Eye, Unique, bit shifts)
+    Eye, Unique, BitwiseLeftShift, BitwiseRightShift,
     // indexing
     TopK11, TopK3, GatherElements, GatherND, ScatterElementsUpdate, ScatterNDUpdate, NonZero, OneHot,
     // resize
     Interpolate,
     // vision
     GridSample, NonMaxSuppression,
+    RoiAlign, DeformableConvolution,
+    // signal
+    Dft, Idft, Rdft, Irdft, Stft, Col2Im,
+    // sub-graphs
+    If, Loop, TensorIterator,
     // slicing
     StridedSlice, Slice, Tile, Split, VariadicSplit, Pad, DepthToSpace, SpaceToDepth, ReverseSequence,
+    // recurrent
+    RnnSequence, GruSequence, LstmSequence,
+    // scatter reductions and training-mode Dropout (ScatterND reduction, Dropout families)
+    ScatterNDUpdate15, RandomUniform,
 }
 
 /// The IR spellings OpenVINO's reader also accepts for a few renamed types.
@@ -225,5 +242,17 @@ impl Op {
     /// The IR `version` attribute (`opsetN`).
     pub fn version(&self) -> String {
         format!("opset{}", self.opset())
+    }
+}
+
+impl Op {
+    /// The sub-graph bodies of an `If`, `Loop` or `TensorIterator` (empty for other ops).
+    pub fn bodies(&self) -> Vec<&Body> {
+        match self {
+            Op::If(o) => vec![&o.then_body, &o.else_body],
+            Op::Loop(o) => vec![&o.body],
+            Op::TensorIterator(o) => vec![&o.body],
+            _ => Vec::new(),
+        }
     }
 }

@@ -527,13 +527,10 @@ impl OpSpec for Lrn {
 
 /// Normalizes `axis` into `[0, rank)`.
 pub fn normalize_axis(axis: i64, rank: usize) -> Result<usize> {
+    // Strict for rank 0 too: callers index dims by the result, and no op has an axis on a scalar.
     let r = rank as i64;
     let a = if axis < 0 { axis + r } else { axis };
-    if (0..r.max(1)).contains(&a) || (r == 0 && a == 0) {
-        Ok(a as usize)
-    } else {
-        Err(invalid!("axis {axis} is out of range for rank {rank}"))
-    }
+    if (0..r).contains(&a) { Ok(a as usize) } else { Err(invalid!("axis {axis} is out of range for rank {rank}")) }
 }
 
 fn check_axis(inputs: &[InferInput<'_>], axis: i64) -> Result<()> {

@@ -23,7 +23,23 @@ impl Default for ConstantFolding {
 /// Whether folding this op would only duplicate data that is already a constant.
 fn keep_unfolded(op: &Op) -> bool {
     // Convert after a compressed f16 weight is the IR's decompression idiom; keep it.
-    matches!(op, Op::Parameter(_) | Op::Constant(_) | Op::ResultOp(_))
+    // Loops may run without bound: they are never evaluated at conversion time.
+    matches!(op, Op::Parameter(_) | Op::Constant(_) | Op::ResultOp(_) | Op::Loop(_) | Op::TensorIterator(_))
+        // RandomUniform must draw new values on every run, as OpenVINO keeps it.
+        || matches!(op, Op::RandomUniform(_))
+}
+
+/// A Convert that widens a constant of a sub-byte or 8-bit float type: the compressed-weight
+/// idiom OpenVINO keeps unfolded (its KeepConstsPrecision), so the weights stay small in the IR.
+fn is_low_precision_decompression(op: &Op, inputs: &[Tensor]) -> bool {
+    use crate::element::ElementType as E;
+    matches!(op, Op::Convert(_))
+        && inputs.first().is_some_and(|t| {
+            matches!(
+                t.element_type(),
+                E::I4 | E::U4 | E::U2 | E::U1 | E::U3 | E::U6 | E::Nf4 | E::F4E2M1 | E::F8E4M3 | E::F8E5M2 | E::F8E8M0
+            )
+        })
 }
 
 fn estimated_bytes(model: &Model, id: crate::model::NodeId) -> Option<usize> {
@@ -52,6 +68,9 @@ impl Pass for ConstantFolding {
             else {
                 continue;
             };
+            if is_low_precision_decompression(&node.op, &inputs) {
+                continue;
+            }
             if estimated_bytes(model, id).is_none_or(|b| b > self.max_bytes) {
                 continue;
             }
@@ -127,5 +146,23 @@ mod tests {
         let mul_in = m.node(m.results()[1]).expect("result").inputs[0];
         assert_eq!(m.const_value(mul_in).expect("folded").to_i64_vec().expect("ints"), vec![4, -2]);
         assert_eq!(m.port(r.into()).expect("p").shape, PartialShape::fixed(&[2, 12]));
+    }
+
+    #[test]
+    fn keeps_low_precision_weights_compressed() {
+        // Const(i4) -> Convert(f32) is the compressed-weight idiom: it stays; the other way folds.
+        let mut m = Model::new("t");
+        let w = Tensor::from_bytes(ElementType::I4, vec![4], crate::tensor::Bytes::from_pod_vec(vec![0x21u8, 0xf3]))
+            .expect("w");
+        let w = m.add_const("w", w).expect("w");
+        let cv = m.add_node(crate::ops::Convert { destination_type: ElementType::F32 }, "cv", &[w.into()]).expect("cv");
+        m.add_result("out", cv.into()).expect("res");
+        let f = m.add_const("f", Tensor::from_vec(vec![2], vec![1.0f32, -9.0]).expect("f")).expect("f");
+        let to4 = m.add_node(crate::ops::Convert { destination_type: ElementType::I4 }, "to4", &[f.into()]).expect("c");
+        m.add_result("out4", to4.into()).expect("res");
+        ConstantFolding::default().run(&mut m).expect("fold");
+        assert!(matches!(m.node(m.node(m.results()[0]).expect("r").inputs[0].node).expect("n").op, Op::Convert(_)));
+        let folded = m.const_value(m.node(m.results()[1]).expect("r").inputs[0]).expect("folded");
+        assert_eq!(folded.raw(), &[0x71]);
     }
 }

@@ -476,6 +476,68 @@ fn lrn_and_normalizations() {
 }
 
 #[test]
+fn layer_norm_statistics_outputs_decompose() {
+    let b = Builder::new(17)
+        .input(vi("x", F32, &[2, 3, 4]))
+        .init(f32_raw("s", &[3, 4], &[1.0; 12]))
+        .node(node("LayerNormalization", &["x", "s"], &["y", "mean", "inv"], vec![("axis", A::I(1))]))
+        .output("y")
+        .output("mean")
+        .output("inv");
+    let m = b.read_ok();
+    // The statistics need the explicit formula; MVN only serves Y alone.
+    assert_eq!(op_counts(&m).get("MVN"), None);
+    assert_eq!(op_counts(&m).get("ReduceMean"), Some(&2));
+    assert_eq!(port_shape(&m, "y"), PartialShape::fixed(&[2, 3, 4]));
+    assert_eq!(port_shape(&m, "mean"), PartialShape::fixed(&[2, 1, 1]));
+    assert_eq!(port_shape(&m, "inv"), PartialShape::fixed(&[2, 1, 1]));
+}
+
+#[test]
+fn reductions_of_empty_axes_inputs_and_booleans() {
+    let b = Builder::new(18)
+        .input(vi("x", F32, &[2, 3]))
+        .input(vi("empty", I64, &[0]))
+        .input(value_info("runtime", I64, &[None]))
+        .input(vi("flags", BOOL, &[2, 3]))
+        .node(node("ReduceL1", &["x", "empty"], &["all"], vec![]))
+        .node(node("ReduceSum", &["x", "empty"], &["noop"], vec![("noop_with_empty_axes", A::I(1))]))
+        .node(node("ReduceMean", &["x", "runtime"], &["maybe_all"], vec![("keepdims", A::I(1))]))
+        .node(node("ReduceMax", &["flags", "runtime"], &["any"], vec![]))
+        .output("all")
+        .output("noop")
+        .output("maybe_all")
+        .output("any");
+    let m = b.read_ok();
+    assert_eq!(port_shape(&m, "all"), PartialShape::fixed(&[1, 1]));
+    assert_eq!(port_shape(&m, "noop"), PartialShape::fixed(&[2, 3]));
+    // A runtime axes input of unknown length reduces over Concat(axes, Range(0, rank * empty)).
+    assert!(matches!(node_named(&m, "maybe_all").op, Op::ReduceMean(_)));
+    let axes = m.node(node_named(&m, "maybe_all").inputs[1].node).expect("axes");
+    assert!(matches!(axes.op, Op::Concat(_)), "{:?}", axes.op);
+    let any = node_named(&m, "any");
+    assert!(matches!(any.op, Op::Convert(_)));
+    assert_eq!(any.outputs[0].element_type, ElementType::Boolean);
+}
+
+#[test]
+fn dropout_with_runtime_training_mode_draws_a_mask() {
+    let b = Builder::new(13)
+        .input(vi("x", F32, &[2, 2]))
+        .input(vi("r", F32, &[]))
+        .input(vi("t", BOOL, &[]))
+        .node(node("Dropout", &["x", "r", "t"], &["y", "mask"], vec![("seed", A::I(3))]))
+        .output("y")
+        .output("mask");
+    let m = convert_folded(&b);
+    // Folding keeps the draw: it must change from run to run.
+    assert_eq!(op_counts(&m).get("RandomUniform"), Some(&1));
+    assert_eq!(op_counts(&m).get("Select"), Some(&1));
+    assert_eq!(port_shape(&m, "y"), PartialShape::fixed(&[2, 2]));
+    assert_eq!(port_shape(&m, "mask"), PartialShape::fixed(&[2, 2]));
+}
+
+#[test]
 fn unnamed_multi_output_and_named_nodes() {
     let mut n = node("Relu", &["x"], &["r"], vec![]);
     n.name = Some("my_relu".into());
@@ -533,6 +595,77 @@ fn supported_ops_table() {
     let ops = crate::supported_ops();
     assert!(ops.iter().any(|o| o.op_type == "Conv" && o.domain == "ai.onnx" && o.since_versions.contains(&11)));
     let md = crate::supported_ops_markdown();
-    assert!(md.starts_with("| ONNX op | Domain | Since versions |"));
-    assert!(md.contains("| Softmax | ai.onnx | 13, 11, 1 |"), "{md}");
+    assert!(md.starts_with("| ONNX op | Domain | Opsets | Since versions |"));
+    assert!(md.contains("| Softmax | ai.onnx | 1–28 | 13, 11, 1 |"), "{md}");
+    assert!(md.contains("| Binarizer | ai.onnx.ml | 1+ | 1 |"), "{md}");
+}
+
+/// Cast of a constant folded through the reference evaluator: the raw bytes of the result.
+fn cast_bytes(to: i64, values: &[f32], attrs: Vec<(&str, A)>) -> Vec<u8> {
+    let mut attrs = attrs;
+    attrs.push(("to", A::I(to)));
+    let b = Builder::new(24)
+        .init(f32_raw("x", &[values.len() as i64], values))
+        .node(node("Cast", &["x"], &["y"], attrs))
+        .output("y");
+    let m = convert_folded(&b);
+    // Folding keeps Converts of low-precision constants (compressed weights): evaluate the rest.
+    let mut values: std::collections::HashMap<ir_graph::OutputRef, ir_graph::Tensor> = Default::default();
+    for id in m.topological_order().expect("order") {
+        let n = m.node(id).expect("node");
+        if matches!(n.op, Op::ResultOp(_)) {
+            return values[&n.inputs[0]].raw().to_vec();
+        }
+        let inputs: Vec<ir_graph::Tensor> = n.inputs.iter().map(|i| values[i].clone()).collect();
+        for (k, t) in n.op.evaluate(&inputs).expect("evaluate").into_iter().enumerate() {
+            values.insert(ir_graph::OutputRef::new(id, k as u32), t);
+        }
+    }
+    panic!("no result")
+}
+
+#[test]
+fn cast_to_low_precision_follows_onnx() {
+    use crate::proto::tensor_proto::DataType as D;
+    let x = [0.478_925_47, 1e6, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -1e6, 464.0, 480.0];
+    // saturate = 1 (default): clamp to ±448, NaN stays NaN.
+    assert_eq!(cast_bytes(D::Float8e4m3fn as i64, &x, vec![]), vec![0x2f, 0x7e, 0x7f, 0x7e, 0xfe, 0xfe, 0x7e, 0x7e]);
+    // saturate = 0: overflow and infinities become NaN.
+    assert_eq!(
+        cast_bytes(D::Float8e4m3fn as i64, &x, vec![("saturate", A::I(0))]),
+        vec![0x2f, 0x7f, 0x7f, 0x7f, 0xff, 0xff, 0x7e, 0x7f]
+    );
+    assert_eq!(cast_bytes(D::Float8e5m2 as i64, &[1e6, f32::INFINITY], vec![]), vec![0x7b, 0x7b]);
+    assert_eq!(cast_bytes(D::Float8e5m2 as i64, &[1e6, f32::INFINITY], vec![("saturate", A::I(0))]), vec![0x7c, 0x7c]);
+    // e8m0 rounds up by default; NaN is 0xff, infinity saturates.
+    assert_eq!(
+        cast_bytes(D::Float8e8m0 as i64, &[0.0, 0.124, 1.1, 2.0, f32::INFINITY, f32::NAN], vec![]),
+        vec![0x00, 0x7c, 0x80, 0x80, 0xfe, 0xff]
+    );
+    assert_eq!(
+        cast_bytes(D::Float8e8m0 as i64, &[1.1, 3.0, 1.5], vec![("round_mode", A::S("down"))]),
+        vec![0x7f, 0x80, 0x7f]
+    );
+    assert_eq!(
+        cast_bytes(D::Float8e8m0 as i64, &[1.1, 3.0, 1.5], vec![("round_mode", A::S("nearest"))]),
+        vec![0x7f, 0x81, 0x80]
+    );
+    // f4e2m1: NaN -> -0 (as ml_dtypes), infinities saturate; two codes per byte, low nibble first.
+    assert_eq!(cast_bytes(D::Float4e2m1 as i64, &[f32::NAN, f32::INFINITY, 0.25, -3.5], vec![]), vec![0x78, 0xe0]);
+    // int4 / uint2 wrap.
+    assert_eq!(cast_bytes(D::Int4 as i64, &[-9.0, 8.0, 7.0], vec![]), vec![0x87, 0x07]);
+    assert_eq!(cast_bytes(D::Uint2 as i64, &[-3.0, -2.0, -1.0, 0.0, 1.0], vec![]), vec![0x39, 0x01]);
+}
+
+#[test]
+fn cast_to_types_without_openvino_equivalent_names_them() {
+    use crate::proto::tensor_proto::DataType as D;
+    for (t, name) in [(D::Int2, "INT2"), (D::Float8e4m3fnuz, "FLOAT8E4M3FNUZ"), (D::Float8e5m2fnuz, "FLOAT8E5M2FNUZ")] {
+        let b = Builder::new(24)
+            .input(vi("x", F32, &[2]))
+            .node(node("Cast", &["x"], &["y"], vec![("to", A::I(t as i64))]))
+            .output("y");
+        let e = b.read().expect_err("no OpenVINO type").to_string();
+        assert!(e.contains(name), "{e}");
+    }
 }

@@ -15,7 +15,7 @@ pub(super) fn register(r: &mut Registry) {
     r.register(d, "Sub", &[1, 6, 7, 13, 14], |c| binary(c, ops::Subtract::default()));
     r.register(d, "Mul", &[1, 6, 7, 13, 14], |c| binary(c, ops::Multiply::default()));
     r.register(d, "Div", &[1, 6, 7, 13, 14], div);
-    r.register(d, "Pow", &[1, 7, 12, 13, 15], |c| binary(c, ops::Power::default()));
+    r.register(d, "Pow", &[1, 7, 12, 13, 15], pow);
     r.register(d, "Mod", &[10, 13], modulo);
     r.register(d, "PRelu", &[1, 6, 7, 9, 16], |c| binary(c, ops::PRelu {}));
     // Comparisons and logic.
@@ -63,6 +63,7 @@ pub(super) fn register(r: &mut Registry) {
     r.register(d, "Softplus", &[1], |c| unary(c, ops::SoftPlus {}));
     r.register(d, "HardSwish", &[14], |c| unary(c, ops::HSwish {}));
     r.register(d, "Mish", &[18], |c| unary(c, ops::Mish {}));
+    r.register(d, "Swish", &[24], swish);
     r.register(d, "Elu", &[1, 6], elu);
     r.register(d, "LeakyRelu", &[1, 6, 16], leaky_relu);
     r.register(d, "Selu", &[1, 6], selu);
@@ -110,6 +111,24 @@ fn binary(c: &mut NodeContext<'_>, op: impl Into<Op>) -> R {
     Ok(vec![c.add(op, &[a, b])?])
 }
 
+/// Pow: the result has the base's type. An exponent of another type is converted to the base's
+/// type, except that an integer base with a floating exponent is raised in the exponent's type
+/// and converted back (as ONNX's reference does), so fractional exponents are not truncated.
+fn pow(c: &mut NodeContext<'_>) -> R {
+    let (a, b) = binary_inputs(c)?;
+    let (ta, tb) = (c.element_type(a), c.element_type(b));
+    if ta == tb || ta == ElementType::Dynamic || tb == ElementType::Dynamic {
+        return Ok(vec![c.add(ops::Power::default(), &[a, b])?]);
+    }
+    if !ta.is_float() && tb.is_float() {
+        let af = c.add(ops::Convert { destination_type: tb }, &[a])?;
+        let y = c.add(ops::Power::default(), &[af, b])?;
+        return Ok(vec![c.add(ops::Convert { destination_type: ta }, &[y])?]);
+    }
+    let b = c.add(ops::Convert { destination_type: ta }, &[b])?;
+    Ok(vec![c.add(ops::Power::default(), &[a, b])?])
+}
+
 fn div(c: &mut NodeContext<'_>) -> R {
     let (a, b) = binary_inputs(c)?;
     // ONNX integer division truncates toward zero; OpenVINO's python-style division floors.
@@ -151,6 +170,17 @@ fn reciprocal(c: &mut NodeContext<'_>) -> R {
     let x = c.input(0)?;
     let one = c.const_scalar(c.element_type(x), 1.0)?;
     Ok(vec![c.add(ops::Divide::default(), &[one, x])?])
+}
+
+/// Swish (opset 24): x * sigmoid(alpha * x) is Swish-4, with alpha as its beta input unless 1.
+fn swish(c: &mut NodeContext<'_>) -> R {
+    let x = c.input(0)?;
+    let alpha = c.attr_float("alpha", 1.0)?;
+    if alpha == 1.0 {
+        return Ok(vec![c.add(ops::Swish {}, &[x])?]);
+    }
+    let beta = c.const_scalar(c.element_type(x), f64::from(alpha))?;
+    Ok(vec![c.add(ops::Swish {}, &[x, beta])?])
 }
 
 fn elu(c: &mut NodeContext<'_>) -> R {
@@ -272,7 +302,7 @@ fn cast(c: &mut NodeContext<'_>) -> R {
     let to = c.attr_int_req("to")?;
     let to = i32::try_from(to).map_err(|_| c.error(format!("bad 'to' type {to}")))?;
     let destination_type = crate::load::element_type(to).map_err(|m| c.error(m))?;
-    Ok(vec![c.add(ops::Convert { destination_type }, &[x])?])
+    Ok(vec![cast_to(c, x, destination_type)?])
 }
 
 fn cast_like(c: &mut NodeContext<'_>) -> R {
@@ -282,7 +312,75 @@ fn cast_like(c: &mut NodeContext<'_>) -> R {
     if destination_type == ElementType::Dynamic {
         return Err(c.error("the target type (input 1) is not known"));
     }
-    Ok(vec![c.add(ops::Convert { destination_type }, &[x])?])
+    Ok(vec![cast_to(c, x, destination_type)?])
+}
+
+/// ONNX Cast/CastLike (with their `saturate` and `round_mode` attributes) on top of OpenVINO's
+/// Convert, whose rules are in `ir_graph::eval::lowp`: Convert does not saturate to f8e4m3 /
+/// f8e5m2, maps NaN to ±6 in f4e2m1 and rounds to nearest in f8e8m0, so those targets get a
+/// few extra nodes.
+pub(super) fn cast_to(c: &mut NodeContext<'_>, x: OutputRef, to: ElementType) -> Result<OutputRef, FrontendError> {
+    use ElementType as E;
+    let from = c.element_type(x);
+    let convert =
+        |c: &mut NodeContext<'_>, x: OutputRef, to: ElementType| c.add(ops::Convert { destination_type: to }, &[x]);
+    if from == to || from == E::Dynamic {
+        return convert(c, x, to);
+    }
+    let low_float = |t: ElementType| matches!(t, E::F8E4M3 | E::F8E5M2 | E::F8E8M0 | E::F4E2M1 | E::Nf4);
+    match to {
+        E::F8E4M3 | E::F8E5M2 if c.attr_int("saturate", 1)? != 0 => {
+            // Clamp to the largest finite value; NaN stays NaN (OpenVINO's Clamp would not keep it).
+            let x = if low_float(from) { convert(c, x, E::F32)? } else { x };
+            let max = if to == E::F8E4M3 { 448.0 } else { 57344.0 };
+            let clamped = c.add(ops::Clamp { min: -max, max }, &[x])?;
+            let y = if c.element_type(x).is_float() {
+                let nan = c.add(ops::IsNaN {}, &[x])?;
+                c.add(ops::Select::default(), &[nan, x, clamped])?
+            } else {
+                clamped
+            };
+            convert(c, y, to)
+        }
+        E::F4E2M1 if from.is_float() => {
+            // ONNX (ml_dtypes) stores NaN as -0; Convert would saturate it to ±6.
+            let x = if low_float(from) { convert(c, x, E::F32)? } else { x };
+            let et = c.element_type(x);
+            let nan = c.add(ops::IsNaN {}, &[x])?;
+            let neg_zero = c.const_scalar(et, -0.0)?;
+            let y = c.add(ops::Select::default(), &[nan, neg_zero, x])?;
+            convert(c, y, to)
+        }
+        E::F8E8M0 => {
+            if c.attr_int("saturate", 1)? == 0 {
+                return Err(c.error("saturate = 0 is not supported for FLOAT8E8M0"));
+            }
+            let mode = c.attr_string("round_mode", "up")?;
+            // ONNX converts to float32 and keeps only the exponent bits (the sign is ignored).
+            let xf = if from == E::F32 { x } else { convert(c, x, E::F32)? };
+            let a = c.add(ops::Abs {}, &[xf])?;
+            let nearest = convert(c, a, to)?; // ties to the even code
+            let yf = convert(c, nearest, E::F32)?;
+            let (fix, factor) = match mode.as_str() {
+                "up" => (c.add(ops::Less::default(), &[yf, a])?, 2.0),
+                "down" => (c.add(ops::Greater::default(), &[yf, a])?, 0.5),
+                "nearest" => {
+                    // Ties round up (away from zero), not to the even code.
+                    let k = c.const_scalar(E::F32, 1.5)?;
+                    let tie = c.add(ops::Multiply::default(), &[yf, k])?;
+                    (c.add(ops::Equal::default(), &[tie, a])?, 2.0)
+                }
+                other => return Err(c.error(format!("unknown round_mode '{other}'"))),
+            };
+            // Select among exact f32 powers of two and convert once (OpenVINO's CPU plugin has
+            // no f8e8m0 Select).
+            let k = c.const_scalar(E::F32, factor)?;
+            let scaled = c.add(ops::Multiply::default(), &[yf, k])?;
+            let picked = c.add(ops::Select::default(), &[fix, scaled, yf])?;
+            convert(c, picked, to)
+        }
+        _ => convert(c, x, to),
+    }
 }
 
 fn where_(c: &mut NodeContext<'_>) -> R {

@@ -110,13 +110,14 @@ fn topological_nodes<'g>(
     let mut indegree = vec![0usize; n];
     let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (i, node) in graph.node.iter().enumerate() {
-        for inp in node.input.iter().filter(|s| !s.is_empty()) {
-            match producer.get(inp.as_str()) {
+        let implicit = node_free_names(node);
+        for inp in node.input.iter().map(String::as_str).filter(|s| !s.is_empty()).chain(implicit) {
+            match producer.get(inp) {
                 Some(&p) => {
                     indegree[i] += 1;
                     users[p].push(i);
                 }
-                None if outer.contains(inp.as_str()) => {}
+                None if outer.contains(inp) => {}
                 None => {
                     return Err(invalid(format!(
                         "input '{inp}' of node '{}' ({}) is not a graph input, an initializer or any node's output",
@@ -224,71 +225,8 @@ pub(crate) fn translate_model(
         outer.insert(name);
     }
 
-    let order = topological_nodes(graph, &outer, &invalid)?;
-
-    // Which tensors are read (by a node or as a model output), to skip unused optional outputs.
-    let mut used: HashSet<&str> = graph.output.iter().map(|o| o.name()).collect();
-    for n in &graph.node {
-        used.extend(n.input.iter().map(String::as_str));
-    }
-
-    for &i in &order {
-        let node = &graph.node[i];
-        let domain = canonical_domain(node.domain());
-        let opset = *opsets.get(domain).ok_or_else(|| {
-            invalid(format!(
-                "node '{}' ({}) uses domain '{domain}', which the model does not import (missing opset import)",
-                display_name(node),
-                node.op_type()
-            ))
-        })?;
-        let translator = registry.find(domain, node.op_type(), opset).map_err(|l| FrontendError::UnsupportedOp {
-            op: node.op_type().to_string(),
-            domain: domain.to_string(),
-            opset,
-            node: display_name(node),
-            hint: match l {
-                Lookup::Unknown => String::new(),
-                Lookup::TooOld(v) => format!(" (the oldest supported version is {v})"),
-            },
-        })?;
-        let mut inputs = Vec::with_capacity(node.input.len());
-        for name in &node.input {
-            if name.is_empty() {
-                inputs.push(None);
-            } else {
-                let v = b.value(name)?.ok_or_else(|| invalid(format!("input '{name}' is undefined")))?;
-                inputs.push(Some(v));
-            }
-        }
-        let outputs_used: Vec<bool> = node.output.iter().map(|o| !o.is_empty() && used.contains(o.as_str())).collect();
-        let first_new = b.model.node_count();
-        let outs = {
-            let mut ctx = NodeContext::new(&mut b.model, node, inputs, outputs_used, opset, loader);
-            translator(&mut ctx)?
-        };
-        name_outputs(&mut b.model, node, &outs, first_new)?;
-        for (k, o) in node.output.iter().enumerate() {
-            if o.is_empty() {
-                continue;
-            }
-            match outs.get(k) {
-                Some(&out) => {
-                    b.values.insert(o, Source::Value(out));
-                }
-                None if used.contains(o.as_str()) => {
-                    return Err(FrontendError::Node {
-                        node: display_name(node),
-                        op: node.op_type().to_string(),
-                        domain: domain.to_string(),
-                        opset,
-                        message: format!("output {k} ('{o}') is used but this conversion does not produce it"),
-                    });
-                }
-                None => {}
-            }
-        }
-    }
+    let env = Env { opsets: opsets.iter().map(|(k, v)| (k.to_string(), *v)).collect(), registry, loader, file };
+    translate_nodes(&mut b, graph, &outer, &env)?;
 
     // Results.
     let declared_outputs: Vec<&str> = graph.output.iter().map(|o| o.name()).collect();
@@ -299,12 +237,19 @@ pub(crate) fn translate_model(
             .outputs
             .iter()
             .map(|o| {
-                declared_outputs.iter().find(|d| **d == o.as_str()).copied().ok_or_else(|| {
-                    FrontendError::Option(format!(
-                        "the model has no output '{o}' (outputs: {})",
-                        declared_outputs.join(", ")
-                    ))
-                })
+                // A declared output, or any tensor the graph computes (cutting the model there,
+                // as `ovc --output` does).
+                declared_outputs
+                    .iter()
+                    .find(|d| **d == o.as_str())
+                    .copied()
+                    .or_else(|| b.values.get_key_value(o.as_str()).map(|(k, _)| *k))
+                    .ok_or_else(|| {
+                        FrontendError::Option(format!(
+                            "the model has no output '{o}' and computes no tensor of that name (outputs: {})",
+                            declared_outputs.join(", ")
+                        ))
+                    })
             })
             .collect::<Result<_, _>>()?
     };
@@ -344,4 +289,208 @@ fn name_outputs(
         model.port_mut(out)?.names.insert(onnx_name.clone());
     }
     Ok(())
+}
+
+/// What every graph of one model shares while it is translated: opsets, translators, tensors.
+pub(crate) struct Env<'e> {
+    pub(crate) opsets: HashMap<String, i64>,
+    pub(crate) registry: &'e Registry,
+    pub(crate) loader: &'e TensorLoader,
+    pub(crate) file: &'e Path,
+}
+
+impl Env<'_> {
+    fn invalid(&self, m: String) -> FrontendError {
+        FrontendError::InvalidModel { file: self.file.to_path_buf(), message: m }
+    }
+}
+
+/// Names a graph reads from enclosing graphs: read by its nodes (or its sub-graphs' nodes)
+/// and defined by none of its inputs, initializers or nodes. In first-use order.
+pub(crate) fn free_names(graph: &GraphProto) -> Vec<&str> {
+    let mut defined: HashSet<&str> = HashSet::new();
+    defined.extend(graph.input.iter().map(|v| v.name()));
+    defined.extend(graph.initializer.iter().map(|t| t.name()));
+    for n in &graph.node {
+        defined.extend(n.output.iter().map(String::as_str));
+    }
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut out = Vec::new();
+    for n in &graph.node {
+        let names = n.input.iter().map(String::as_str).filter(|s| !s.is_empty()).chain(node_free_names(n));
+        for name in names {
+            if !defined.contains(name) && seen.insert(name) {
+                out.push(name);
+            }
+        }
+    }
+    for o in &graph.output {
+        if !defined.contains(o.name()) && seen.insert(o.name()) {
+            out.push(o.name());
+        }
+    }
+    out
+}
+
+/// Free names of the sub-graphs held in a node's attributes.
+pub(crate) fn node_free_names(node: &crate::proto::NodeProto) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for a in &node.attribute {
+        for g in a.g.iter().chain(&a.graphs) {
+            for name in free_names(g) {
+                if !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Translates the nodes of `graph` in dependency order into `b`.
+fn translate_nodes<'g>(
+    b: &mut GraphBuilder<'g>,
+    graph: &'g GraphProto,
+    outer: &HashSet<&'g str>,
+    env: &Env<'_>,
+) -> Result<(), FrontendError> {
+    let invalid = |m: String| env.invalid(m);
+    let opsets = &env.opsets;
+    let registry = env.registry;
+    let loader = env.loader;
+    let order = topological_nodes(graph, outer, &invalid)?;
+
+    // Which tensors are read (by a node or as a model output), to skip unused optional outputs.
+    let mut used: HashSet<&str> = graph.output.iter().map(|o| o.name()).collect();
+    for n in &graph.node {
+        used.extend(n.input.iter().map(String::as_str));
+        used.extend(node_free_names(n));
+    }
+
+    for &i in &order {
+        let node = &graph.node[i];
+        let domain = canonical_domain(node.domain());
+        let opset = *opsets.get(domain).ok_or_else(|| {
+            invalid(format!(
+                "node '{}' ({}) uses domain '{domain}', which the model does not import (missing opset import)",
+                display_name(node),
+                node.op_type()
+            ))
+        })?;
+        let translator = registry.find(domain, node.op_type(), opset).map_err(|l| FrontendError::UnsupportedOp {
+            op: node.op_type().to_string(),
+            domain: domain.to_string(),
+            opset,
+            node: display_name(node),
+            hint: match l {
+                Lookup::Unknown => String::new(),
+                Lookup::TooOld(v) => format!(" (the oldest supported version is {v})"),
+            },
+        })?;
+        let mut inputs = Vec::with_capacity(node.input.len());
+        for name in &node.input {
+            if name.is_empty() {
+                inputs.push(None);
+            } else {
+                let v = b.value(name)?.ok_or_else(|| invalid(format!("input '{name}' is undefined")))?;
+                inputs.push(Some(v));
+            }
+        }
+        let mut outer_values = HashMap::new();
+        for name in node_free_names(node) {
+            let v = b.value(name)?.ok_or_else(|| {
+                invalid(format!("'{name}', read inside a sub-graph of node '{}', is undefined", display_name(node)))
+            })?;
+            outer_values.insert(name.to_string(), v);
+        }
+        let outputs_used: Vec<bool> = node.output.iter().map(|o| !o.is_empty() && used.contains(o.as_str())).collect();
+        let first_new = b.model.node_count();
+        let outs = {
+            let mut ctx = NodeContext::new(&mut b.model, node, inputs, outputs_used, opset, loader);
+            ctx.set_scope(env, outer_values);
+            translator(&mut ctx)?
+        };
+        name_outputs(&mut b.model, node, &outs, first_new)?;
+        for (k, o) in node.output.iter().enumerate() {
+            if o.is_empty() {
+                continue;
+            }
+            match outs.get(k) {
+                Some(&out) => {
+                    b.values.insert(o, Source::Value(out));
+                }
+                None if used.contains(o.as_str()) => {
+                    return Err(FrontendError::Node {
+                        node: display_name(node),
+                        op: node.op_type().to_string(),
+                        domain: domain.to_string(),
+                        opset,
+                        message: format!("output {k} ('{o}') is used but this conversion does not produce it"),
+                    });
+                }
+                None => {}
+            }
+        }
+    }
+
+    Ok(())
+}
+
+/// Translates a sub-graph into its own model. Its Parameters are the graph's inputs (typed by
+/// `formal` where given, else as declared), then one per name in `outer` (values of enclosing
+/// graphs the body reads); its Results are the graph's outputs.
+pub(crate) fn translate_body<'g>(
+    env: &Env<'_>,
+    graph: &'g GraphProto,
+    formal: &[Option<(ElementType, PartialShape)>],
+    outer: &[(&'g str, ElementType, PartialShape)],
+) -> Result<Model, FrontendError> {
+    let invalid = |m: String| env.invalid(m);
+    if !graph.sparse_initializer.is_empty() {
+        return Err(invalid("sparse initializers are not supported".into()));
+    }
+    let mut b = GraphBuilder { model: Model::new(graph.name()), values: HashMap::new(), loader: env.loader };
+    let mut defined: HashSet<&str> = HashSet::new();
+    for t in &graph.initializer {
+        if b.values.insert(t.name(), Source::Initializer(t)).is_some() {
+            return Err(invalid(format!(
+                "initializer '{}' of sub-graph '{}' is defined twice",
+                t.name(),
+                graph.name()
+            )));
+        }
+        defined.insert(t.name());
+    }
+    let inputs: Vec<&ValueInfoProto> = graph.input.iter().filter(|v| !b.values.contains_key(v.name())).collect();
+    for (i, v) in inputs.iter().enumerate() {
+        let name = v.name();
+        let (et, shape) = match formal.get(i).cloned().flatten() {
+            Some(t) => t,
+            None => declared(v).map_err(|m| invalid(format!("sub-graph '{}' input '{name}': {m}", graph.name())))?,
+        };
+        if b.values.contains_key(name) {
+            return Err(invalid(format!("sub-graph '{}' lists input '{name}' twice", graph.name())));
+        }
+        let id = b.model.add_parameter(name, et, shape)?;
+        let out = OutputRef::from(id);
+        b.model.port_mut(out)?.names.insert(name.to_string());
+        b.values.insert(name, Source::Value(out));
+        defined.insert(name);
+    }
+    for (name, et, shape) in outer {
+        let id = b.model.add_parameter(name, *et, shape.clone())?;
+        let out = OutputRef::from(id);
+        b.model.port_mut(out)?.names.insert(name.to_string());
+        b.values.insert(name, Source::Value(out));
+        defined.insert(name);
+    }
+    translate_nodes(&mut b, graph, &defined, env)?;
+    for o in &graph.output {
+        let name = o.name();
+        let out = b
+            .value(name)?
+            .ok_or_else(|| invalid(format!("output '{name}' of sub-graph '{}' is never produced", graph.name())))?;
+        b.model.add_result(&format!("{name}/sink_port_0"), out)?;
+    }
+    Ok(b.model)
 }

@@ -1,6 +1,7 @@
-//! Indexing ops: TopK, ArgMax/ArgMin, GatherElements, GatherND, scatters, NonZero, OneHot.
+//! Indexing ops: TopK, ArgMax/ArgMin, GatherElements, GatherND, scatters, NonZero, OneHot,
+//! Compress, Unique.
 
-use ir_graph::ops::{self, ScatterReduction, TopKMode, TopKSort};
+use ir_graph::ops::{self, ScatterNDReduction, ScatterReduction, TopKMode, TopKSort};
 use ir_graph::{ElementType, OutputRef};
 
 use super::{NodeContext, Registry};
@@ -20,6 +21,8 @@ pub(super) fn register(r: &mut Registry) {
     r.register(d, "ScatterND", &[11, 13, 16, 18], scatter_nd);
     r.register(d, "NonZero", &[9, 13], non_zero);
     r.register(d, "OneHot", &[9, 11], one_hot);
+    r.register(d, "Compress", &[9, 11, 28], compress);
+    r.register(d, "Unique", &[11, 28], unique);
 }
 
 /// A scalar version of a one-element input: reshaped constant, else Squeeze.
@@ -56,26 +59,53 @@ fn topk(c: &mut NodeContext<'_>) -> R {
             mode: if largest { TopKMode::Max } else { TopKMode::Min },
             sort: if sorted { TopKSort::Value } else { TopKSort::None },
             index_element_type: ElementType::I64,
-            stable: true,
+            // OpenVINO allows a stable TopK only when it sorts.
+            stable: sorted,
         },
         &[x, k],
     )?;
     Ok(vec![OutputRef::new(id, 0), OutputRef::new(id, 1)])
 }
 
+/// ArgMax/ArgMin: TopK with k = 1, sorted by value and stable so ties give the first index (a
+/// stable TopK must sort in OpenVINO). `select_last_index = 1` runs it on the input reversed
+/// along the axis and maps the index back with `dim - 1 - index`.
 fn arg(c: &mut NodeContext<'_>, mode: TopKMode) -> R {
     let x = c.input(0)?;
     let axis = c.attr_int("axis", 0)?;
     let keepdims = c.attr_int("keepdims", 1)? != 0;
-    if c.attr_int("select_last_index", 0)? != 0 {
-        return Err(c.error("select_last_index = 1 is not supported"));
-    }
+    let last = c.attr_int("select_last_index", 0)? != 0;
+    let input = if last {
+        let start = c.const_vec(&[-1])?;
+        let stop = c.const_vec(&[i64::MIN])?;
+        let step = c.const_vec(&[-1])?;
+        let axes = c.const_vec(&[axis])?;
+        c.add(ops::Slice {}, &[x, start, stop, step, axes])?
+    } else {
+        x
+    };
     let k = c.const_i64(&[], vec![1])?;
     let id = c.add_node(
-        ops::TopK11 { axis, mode, sort: TopKSort::None, index_element_type: ElementType::I64, stable: true },
-        &[x, k],
+        ops::TopK11 { axis, mode, sort: TopKSort::Value, index_element_type: ElementType::I64, stable: true },
+        &[input, k],
     )?;
-    let idx = OutputRef::new(id, 1);
+    let mut idx = OutputRef::new(id, 1);
+    if last {
+        let rank = c.static_rank(x, "select_last_index = 1")? as i64;
+        let ax = if axis < 0 { axis + rank } else { axis };
+        let dim = match c.shape(x).dims().and_then(|d| d.get(ax as usize).and_then(|d| d.get())) {
+            Some(n) => c.const_i64(&[], vec![n as i64 - 1])?,
+            None => {
+                let s = c.add(ops::ShapeOf { output_type: ElementType::I64 }, &[x])?;
+                let i = c.const_i64(&[], vec![ax])?;
+                let zero = c.const_i64(&[], vec![0])?;
+                let n = c.add(ops::Gather { batch_dims: 0 }, &[s, i, zero])?;
+                let one = c.const_i64(&[], vec![1])?;
+                c.add(ops::Subtract::default(), &[n, one])?
+            }
+        };
+        idx = c.add(ops::Subtract::default(), &[dim, idx])?;
+    }
     if keepdims {
         return Ok(vec![idx]);
     }
@@ -113,11 +143,15 @@ fn scatter_elements(c: &mut NodeContext<'_>) -> R {
 
 fn scatter_nd(c: &mut NodeContext<'_>) -> R {
     let (x, idx, upd) = (c.input(0)?, c.input(1)?, c.input(2)?);
-    let reduction = c.attr_string("reduction", "none")?;
-    if reduction != "none" {
-        return Err(c.error(format!("reduction '{reduction}' is not supported (ScatterNDUpdate-4 only overwrites)")));
-    }
-    Ok(vec![c.add(ops::ScatterNDUpdate {}, &[x, idx, upd])?])
+    let reduction = match c.attr_string("reduction", "none")?.as_str() {
+        "none" => return Ok(vec![c.add(ops::ScatterNDUpdate {}, &[x, idx, upd])?]),
+        "add" => ScatterNDReduction::Sum,
+        "mul" => ScatterNDReduction::Prod,
+        "min" => ScatterNDReduction::Min,
+        "max" => ScatterNDReduction::Max,
+        other => return Err(c.error(format!("unknown reduction '{other}'"))),
+    };
+    Ok(vec![c.add(ops::ScatterNDUpdate15 { reduction }, &[x, idx, upd])?])
 }
 
 fn non_zero(c: &mut NodeContext<'_>) -> R {
@@ -147,13 +181,17 @@ fn one_hot(c: &mut NodeContext<'_>) -> R {
             }
         }
     };
-    // ONNX counts negative indices from the end: normalize with FloorMod(index, depth).
+    // ONNX counts negative indices in [-depth, -1] from the end; anything else out of range
+    // gives a row of `off` (as OneHot-1 does): add depth to the negative ones only.
     let idx = if c.element_type(indices) == ElementType::I64 {
         indices
     } else {
         c.add(ops::Convert { destination_type: ElementType::I64 }, &[indices])?
     };
-    let idx = c.add(ops::FloorMod::default(), &[idx, depth])?;
+    let zero = c.const_i64(&[], vec![0])?;
+    let negative = c.add(ops::Less::default(), &[idx, zero])?;
+    let wrapped = c.add(ops::Add::default(), &[idx, depth])?;
+    let idx = c.add(ops::Select::default(), &[negative, wrapped, idx])?;
     // values = [off, on].
     let zero_axis = c.const_i64(&[], vec![0])?;
     let off_i = c.const_i64(&[], vec![0])?;
@@ -161,4 +199,86 @@ fn one_hot(c: &mut NodeContext<'_>) -> R {
     let off = c.add(ops::Gather { batch_dims: 0 }, &[values, off_i, zero_axis])?;
     let on = c.add(ops::Gather { batch_dims: 0 }, &[values, on_i, zero_axis])?;
     Ok(vec![c.add(ops::OneHot { axis }, &[idx, depth, on, off])?])
+}
+
+/// Compress, as OpenVINO's frontend builds it: the positions of the true conditions
+/// (NonZero, flattened to [n]) gather along the axis, or from the flattened input without one.
+/// A condition shorter than the axis selects among its first elements only.
+fn compress(c: &mut NodeContext<'_>) -> R {
+    let (x, cond) = (c.input(0)?, c.input(1)?);
+    let flat = c.const_vec(&[-1])?;
+    let nz = c.add(ops::NonZero { output_type: ElementType::I64 }, &[cond])?;
+    let idx = c.add(ops::Reshape { special_zero: false }, &[nz, flat])?;
+    let (data, axis) = match c.attr_int_opt("axis")? {
+        Some(a) => {
+            let rank = c.static_rank(x, "Compress with an axis")? as i64;
+            if !(-rank..rank).contains(&a) {
+                return Err(c.error(format!("axis {a} is out of range for rank {rank}")));
+            }
+            (x, if a < 0 { a + rank } else { a })
+        }
+        None => (c.add(ops::Reshape { special_zero: false }, &[x, flat])?, 0),
+    };
+    let axis = c.const_i64(&[], vec![axis])?;
+    Ok(vec![c.add(ops::Gather { batch_dims: 0 }, &[data, idx, axis])?])
+}
+
+/// Unique: OpenVINO's Unique-10 has ONNX's four outputs in the same order and meaning (unique
+/// values or slices, first-occurrence indices, inverse indices, counts), all indices i64.
+fn unique(c: &mut NodeContext<'_>) -> R {
+    let x = c.input(0)?;
+    let sorted = c.attr_int("sorted", 1)? != 0;
+    let mut inputs = vec![x];
+    if let Some(a) = c.attr_int_opt("axis")? {
+        inputs.push(c.const_i64(&[], vec![a])?);
+    }
+    let op = ops::Unique { sorted, index_element_type: ElementType::I64, count_element_type: ElementType::I64 };
+    let id = c.add_node(op, &inputs)?;
+    Ok((0..4).map(|i| OutputRef::new(id, i)).collect())
+}
+
+#[cfg(test)]
+mod compress_unique_tests {
+    use ir_graph::{ElementType, Op, OutputRef, PartialShape};
+
+    use crate::test_support::*;
+
+    #[test]
+    fn compress_gathers_the_true_positions() {
+        let run = |axis: Option<i64>| {
+            let attrs = axis.map(|a| vec![("axis", A::I(a))]).unwrap_or_default();
+            let b = Builder::new(11)
+                .init(f32_typed("x", &[2, 3], &[1., 2., 3., 4., 5., 6.]))
+                .node(node("Constant", &[], &["c"], vec![("value_ints", A::Is(vec![0, 1]))]))
+                .node(node("Cast", &["c"], &["cb"], vec![("to", A::I(BOOL as i64))]))
+                .node(node("Compress", &["x", "cb"], &["y"], attrs))
+                .output("y");
+            let dir = tempfile::tempdir().expect("tempdir");
+            let m = crate::convert_model(&b.write(dir.path()), &crate::ConvertOptions::default()).expect("convert");
+            let Op::Constant(c) = result_producer(&m) else { panic!("not folded: {:?}", op_counts(&m)) };
+            (c.value.shape().to_vec(), c.value.values::<f32>().expect("f32").into_owned())
+        };
+        assert_eq!(run(None), (vec![1], vec![2.0]));
+        assert_eq!(run(Some(-1)), (vec![2, 1], vec![2.0, 5.0]));
+        assert_eq!(run(Some(0)), (vec![1, 3], vec![4.0, 5.0, 6.0]));
+    }
+
+    #[test]
+    fn unique_has_four_i64_outputs() {
+        let b = Builder::new(11)
+            .input(vi("x", F32, &[2, 4]))
+            .node(node("Unique", &["x"], &["y", "i", "inv", "n"], vec![("axis", A::I(-1)), ("sorted", A::I(0))]))
+            .output("y")
+            .output("i")
+            .output("inv")
+            .output("n");
+        let m = b.read_ok();
+        let Op::Unique(u) = result_producer(&m) else { panic!("{:?}", op_counts(&m)) };
+        assert!(!u.sorted);
+        let id = m.node(m.results()[0]).expect("r").inputs[0].node;
+        let port = |i| m.port(OutputRef::new(id, i)).expect("port").clone();
+        assert_eq!(port(0).shape.to_string(), "[2,1..4]");
+        assert_eq!((port(2).element_type, port(2).shape.clone()), (ElementType::I64, PartialShape::fixed(&[4])));
+        assert_eq!(port(3).element_type, ElementType::I64);
+    }
 }

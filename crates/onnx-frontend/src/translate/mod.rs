@@ -15,19 +15,28 @@ use crate::error::FrontendError;
 use crate::load::TensorLoader;
 use crate::proto::{AttributeProto, NodeProto, attribute_proto::AttributeType};
 
+mod attention;
+mod bits;
+mod control;
 mod deconv;
 mod elementwise;
 pub(crate) mod graph;
 mod indexing;
 mod loss;
 mod math;
+mod ml;
 mod nn;
 mod norm;
+mod optional;
 mod reduce;
 mod resize;
+mod rnn;
 mod shape;
+mod signal;
 mod slicing;
 mod vision;
+// Low-precision types: QuantizeLinear / DequantizeLinear.
+mod quantize;
 
 /// The ONNX default domain's canonical name.
 pub const DEFAULT_DOMAIN: &str = "ai.onnx";
@@ -87,6 +96,15 @@ impl Registry {
             resize::register(&mut r);
             deconv::register(&mut r);
             vision::register(&mut r);
+            bits::register(&mut r);
+            signal::register(&mut r);
+            attention::register(&mut r);
+            control::register(&mut r);
+            rnn::register(&mut r);
+            ml::register(&mut r);
+            optional::register(&mut r);
+            // Low-precision types: QuantizeLinear / DequantizeLinear.
+            quantize::register(&mut r);
             r
         })
     }
@@ -118,9 +136,49 @@ pub struct NodeContext<'a> {
     domain: &'a str,
     name: String,
     loader: &'a TensorLoader,
+    env: Option<&'a graph::Env<'a>>,
+    outer_values: std::collections::HashMap<String, OutputRef>,
 }
 
 impl<'a> NodeContext<'a> {
+    /// Lets the node translate its sub-graphs: `outer_values` are the enclosing graphs' values
+    /// the sub-graphs read.
+    pub(crate) fn set_scope(
+        &mut self,
+        env: &'a graph::Env<'a>,
+        outer_values: std::collections::HashMap<String, OutputRef>,
+    ) {
+        self.env = Some(env);
+        self.outer_values = outer_values;
+    }
+
+    /// Translates the graph attribute `attr` into a body model whose first Parameters are the
+    /// graph's inputs (typed by `formal` where given) and whose remaining Parameters stand for
+    /// values of enclosing graphs; returns the model and those outer values, in order.
+    pub fn body(
+        &self,
+        attr: &str,
+        formal: &[Option<(ElementType, PartialShape)>],
+    ) -> Result<(Model, Vec<OutputRef>), FrontendError> {
+        let a = self.attr(attr).ok_or_else(|| self.error(format!("attribute '{attr}' is required")))?;
+        self.check_kind(a, AttributeType::Graph)?;
+        let g = a.g.as_ref().ok_or_else(|| self.error(format!("attribute '{attr}' holds no graph")))?;
+        let env = self.env.ok_or_else(|| self.error("sub-graphs cannot be translated in this context"))?;
+        let mut outer = Vec::new();
+        let mut refs = Vec::new();
+        for name in graph::free_names(g) {
+            let o = *self
+                .outer_values
+                .get(name)
+                .ok_or_else(|| self.error(format!("'{name}', read in sub-graph '{attr}', is undefined")))?;
+            let p = self.model.port(o).map_err(|e| self.graph_error(e))?;
+            outer.push((name, p.element_type, p.shape.clone()));
+            refs.push(o);
+        }
+        let mut m = graph::translate_body(env, g, formal, &outer)?;
+        ir_graph::passes::standard_pipeline(&mut m).map_err(|e| self.graph_error(e))?;
+        Ok((m, refs))
+    }
     /// A context for `node`; `inputs` are resolved producers (`None` for empty optional inputs).
     pub(crate) fn new(
         model: &'a mut Model,
@@ -139,6 +197,8 @@ impl<'a> NodeContext<'a> {
             opset,
             name: display_name(node),
             loader,
+            env: None,
+            outer_values: std::collections::HashMap::new(),
         }
     }
 

@@ -228,9 +228,7 @@ fn max_pool(c: &mut NodeContext<'_>) -> R {
     let x = c.input(0)?;
     let k = kernel(c)?;
     let a = window_attrs(c, k.len())?;
-    if c.attr_int("storage_order", 0)? != 0 && c.output_used(1) {
-        return Err(c.error("column-major indices (storage_order = 1) are not supported"));
-    }
+    let column_major = c.attr_int("storage_order", 0)? != 0 && c.output_used(1) && k.len() > 1;
     let id = c.add_node(
         ops::MaxPool8 {
             strides: a.strides,
@@ -245,7 +243,36 @@ fn max_pool(c: &mut NodeContext<'_>) -> R {
         },
         &[x],
     )?;
-    if c.output_used(1) { Ok(vec![OutputRef::new(id, 0), OutputRef::new(id, 1)]) } else { Ok(vec![id.into()]) }
+    if !c.output_used(1) {
+        return Ok(vec![id.into()]);
+    }
+    let mut idx = OutputRef::new(id, 1);
+    if column_major {
+        idx = column_major_indices(c, x, idx)?;
+    }
+    Ok(vec![OutputRef::new(id, 0), idx])
+}
+
+/// MaxPool's flat row-major indices over `[N, C, H, W]` rewritten column-major within each
+/// `H x W` plane (`storage_order = 1`): `off + h * W + w` becomes `off + h + w * H`.
+fn column_major_indices(c: &mut NodeContext<'_>, x: OutputRef, idx: OutputRef) -> Result<OutputRef, FrontendError> {
+    let dims = c
+        .shape(x)
+        .to_static()
+        .filter(|d| d.len() == 4)
+        .ok_or_else(|| c.error("column-major indices (storage_order = 1) need a 4-D input of static shape"))?;
+    let (h, w) = (dims[2] as f64, dims[3] as f64);
+    let i64t = ElementType::I64;
+    let plane = c.const_scalar(i64t, h * w)?;
+    let r = c.add(ops::FloorMod::default(), &[idx, plane])?;
+    let off = c.add(ops::Subtract::default(), &[idx, r])?;
+    let wc = c.const_scalar(i64t, w)?;
+    let row = c.add(ops::Divide { auto_broadcast: Default::default(), m_pythondiv: true }, &[r, wc])?;
+    let col = c.add(ops::FloorMod::default(), &[r, wc])?;
+    let hc = c.const_scalar(i64t, h)?;
+    let col = c.add(ops::Multiply::default(), &[col, hc])?;
+    let y = c.add(ops::Add::default(), &[off, row])?;
+    c.add(ops::Add::default(), &[y, col])
 }
 
 fn avg_pool(c: &mut NodeContext<'_>) -> R {
@@ -372,12 +399,11 @@ fn instance_norm(c: &mut NodeContext<'_>) -> R {
     Ok(vec![c.add(ops::Add::default(), &[y, b])?])
 }
 
+/// LayerNormalization: one MVN when only `Y` is used; when `Mean` or `InvStdDev` is used too,
+/// the ONNX function body (ReduceMean, Subtract, Sqrt, Divide) computed in `stash_type`.
 fn layer_norm(c: &mut NodeContext<'_>) -> R {
     let x = c.input(0)?;
     let scale = c.input(1)?;
-    if c.output_used(1) || c.output_used(2) {
-        return Err(c.error("the Mean and InvStdDev outputs are not supported"));
-    }
     let axis = c.attr_int("axis", -1)?;
     let eps = c.attr_float("epsilon", 1e-5)?;
     let axes: Vec<i64> = if axis < 0 {
@@ -387,12 +413,35 @@ fn layer_norm(c: &mut NodeContext<'_>) -> R {
         (axis..rank).collect()
     };
     let axes = mvn_axes(c, &axes)?;
-    let y = c.add(ops::Mvn { eps, normalize_variance: true, eps_mode: EpsMode::InsideSqrt }, &[x, axes])?;
-    let mut y = c.add(ops::Multiply::default(), &[y, scale])?;
+    let stats_used = c.output_used(1) || c.output_used(2);
+    let (normalized, mean, inv_std) = if stats_used {
+        let x_et = c.element_type(x);
+        let stash = c.attr_int("stash_type", 1)?;
+        let stash = crate::load::element_type(stash as i32).map_err(|m| c.error(format!("stash_type: {m}")))?;
+        let convert = |c: &mut NodeContext<'_>, v: OutputRef, to: ElementType| {
+            if c.element_type(v) == to { Ok(v) } else { c.add(ops::Convert { destination_type: to }, &[v]) }
+        };
+        let xs = convert(c, x, stash)?;
+        let mean = c.add(ops::ReduceMean { keep_dims: true }, &[xs, axes])?;
+        let d = c.add(ops::Subtract::default(), &[xs, mean])?;
+        let d2 = c.add(ops::Multiply::default(), &[d, d])?;
+        let var = c.add(ops::ReduceMean { keep_dims: true }, &[d2, axes])?;
+        let e = c.const_scalar(stash, eps as f64)?;
+        let var = c.add(ops::Add::default(), &[var, e])?;
+        let std = c.add(ops::Sqrt {}, &[var])?;
+        let one = c.const_scalar(stash, 1.0)?;
+        let inv_std = c.add(ops::Divide::default(), &[one, std])?;
+        let n = c.add(ops::Multiply::default(), &[d, inv_std])?;
+        (convert(c, n, x_et)?, Some(mean), Some(inv_std))
+    } else {
+        let n = c.add(ops::Mvn { eps, normalize_variance: true, eps_mode: EpsMode::InsideSqrt }, &[x, axes])?;
+        (n, None, None)
+    };
+    let mut y = c.add(ops::Multiply::default(), &[normalized, scale])?;
     if let Some(b) = c.opt_input(2) {
         y = c.add(ops::Add::default(), &[y, b])?;
     }
-    Ok(vec![y])
+    Ok([Some(y), mean, inv_std].into_iter().flatten().collect())
 }
 
 fn mvn(c: &mut NodeContext<'_>) -> R {
@@ -516,24 +565,61 @@ fn flatten_op(c: &mut NodeContext<'_>) -> R {
     Ok(vec![flatten(c, x, axis)?])
 }
 
+/// Dropout: the identity in inference. In training mode (training_mode true, or a runtime
+/// training_mode) elements are kept where a RandomUniform draw is `>= ratio` and scaled by
+/// `1 / (1 - ratio)`; a runtime training_mode selects between the two.
 fn dropout(c: &mut NodeContext<'_>) -> R {
     let x = c.input(0)?;
-    if c.opset() >= 12
-        && let Some(t) = c.const_input(2)
-        && t.to_i64_vec().map_err(|e| c.error(e.to_string()))?.iter().any(|&v| v != 0)
-    {
-        return Err(c.error("training mode is not supported"));
+    let training = if c.opset() >= 12 { c.opt_input(2) } else { None };
+    let training = match (training, c.const_input(2)) {
+        (None, _) => None,
+        (Some(_), Some(t)) => {
+            let on = t.to_i64_vec().map_err(|e| c.error(e.to_string()))?.iter().any(|&v| v != 0);
+            on.then_some(None)
+        }
+        (Some(t), None) => Some(Some(t)),
+    };
+    let Some(runtime_training) = training else {
+        if !c.output_used(1) {
+            return Ok(vec![x]);
+        }
+        // Inference: nothing is dropped, so the mask is all ones (true from opset 10 on).
+        let et = if c.opset() >= 10 { ElementType::Boolean } else { c.element_type(x) };
+        let one = c.const_scalar(et, 1.0)?;
+        let shape = c.add(ops::ShapeOf { output_type: ElementType::I64 }, &[x])?;
+        let mask = c.add(ops::Broadcast::default(), &[one, shape])?;
+        return Ok(vec![x, mask]);
+    };
+    let et = c.element_type(x);
+    if !et.is_float() {
+        return Err(c.error(format!("training-mode Dropout needs a floating-point input, got {et}")));
     }
-    if c.opset() >= 12 && c.opt_input(2).is_some() && c.const_input(2).is_none() {
-        return Err(c.error("a non-constant training_mode input is not supported"));
+    let ratio = match c.opt_input(1) {
+        Some(r) if c.element_type(r) == et => r,
+        Some(r) => c.add(ops::Convert { destination_type: et }, &[r])?,
+        None => c.const_scalar(et, 0.5)?,
+    };
+    let seed = c.attr_int_opt("seed")?.map_or(0, |s| s as u64);
+    let shape = match c.shape(x).to_static() {
+        Some(s) => c.const_vec(&s.iter().map(|&d| d as i64).collect::<Vec<_>>())?,
+        None => c.add(ops::ShapeOf { output_type: ElementType::I64 }, &[x])?,
+    };
+    let (lo, hi) = (c.const_scalar(et, 0.0)?, c.const_scalar(et, 1.0)?);
+    let draw = c.add(ops::RandomUniform { output_type: et, global_seed: 0, op_seed: seed }, &[shape, lo, hi])?;
+    let mut keep = c.add(ops::GreaterEqual::default(), &[draw, ratio])?;
+    let keep_f = c.add(ops::Convert { destination_type: et }, &[keep])?;
+    let kept = c.add(ops::Multiply::default(), &[x, keep_f])?;
+    let rest = c.add(ops::Subtract::default(), &[hi, ratio])?;
+    let mut y = c.add(ops::Divide::default(), &[kept, rest])?;
+    if let Some(t) = runtime_training {
+        let t = if c.element_type(t) == ElementType::Boolean {
+            t
+        } else {
+            c.add(ops::Convert { destination_type: ElementType::Boolean }, &[t])?
+        };
+        y = c.add(ops::Select::default(), &[t, y, x])?;
+        let not_training = c.add(ops::LogicalNot {}, &[t])?;
+        keep = c.add(ops::LogicalOr::default(), &[keep, not_training])?;
     }
-    if !c.output_used(1) {
-        return Ok(vec![x]);
-    }
-    // Inference: nothing is dropped, so the mask is all ones (true from opset 10 on).
-    let et = if c.opset() >= 10 { ElementType::Boolean } else { c.element_type(x) };
-    let one = c.const_scalar(et, 1.0)?;
-    let shape = c.add(ops::ShapeOf { output_type: ElementType::I64 }, &[x])?;
-    let mask = c.add(ops::Broadcast::default(), &[one, shape])?;
-    Ok(vec![x, mask])
+    Ok(vec![y, keep])
 }

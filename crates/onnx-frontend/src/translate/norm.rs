@@ -130,7 +130,7 @@ fn hardmax(c: &mut NodeContext<'_>, legacy: bool) -> R {
         ops::TopK11 {
             axis: ax,
             mode: TopKMode::Max,
-            sort: TopKSort::None,
+            sort: TopKSort::Value,
             index_element_type: ElementType::I64,
             stable: true,
         },

@@ -1,7 +1,7 @@
 //! Reductions: axes as an attribute (older opsets) or as input 1 (ReduceSum 13+, others 18+).
 
 use ir_graph::ops;
-use ir_graph::{Op, OutputRef};
+use ir_graph::{ElementType, Op, OutputRef};
 
 use super::{NodeContext, Registry};
 use crate::error::FrontendError;
@@ -58,8 +58,12 @@ fn reduce(c: &mut NodeContext<'_>, kind: Kind, axes_input_since: i64) -> R {
     let axes: Option<OutputRef> = if c.opset() >= axes_input_since {
         match c.opt_input(1) {
             None => None,
+            // An axes input known to be empty (a constant, or a statically shaped [0] input)
+            // means "every axis" (or a no-op with noop_with_empty_axes).
             Some(a) => match c.const_input(1) {
                 Some(t) if t.numel() == 0 => None,
+                _ if c.shape(a).to_static().is_some_and(|s| s.contains(&0)) => None,
+                None if !noop_empty && c.shape(a).to_static().is_none() => Some(all_axes_when_empty(c, x, a)?),
                 _ => Some(a),
             },
         }
@@ -78,6 +82,19 @@ fn reduce(c: &mut NodeContext<'_>, kind: Kind, axes_input_since: i64) -> R {
             c.const_vec(&all)?
         }
     };
+    // Max and min of booleans are "any" and "all". OpenVINO's ReduceMax/Min take numbers only
+    // and its CPU plugin runs ReduceLogicalOr/And with constant axes only, so count in i32:
+    // any = sum != 0, all = product != 0 (false and true over an empty set, as in ONNX).
+    if c.element_type(x) == ElementType::Boolean && matches!(kind, Kind::Max | Kind::Min) {
+        let x = c.add(ops::Convert { destination_type: ElementType::I32 }, &[x])?;
+        let op: Op = if matches!(kind, Kind::Max) {
+            ops::ReduceSum { keep_dims }.into()
+        } else {
+            ops::ReduceProd { keep_dims }.into()
+        };
+        let y = c.add(op, &[x, axes])?;
+        return Ok(vec![c.add(ops::Convert { destination_type: ElementType::Boolean }, &[y])?]);
+    }
     let input = match kind {
         Kind::SumSquare => c.add(ops::Multiply::default(), &[x, x])?,
         Kind::LogSumExp => c.add(ops::Exp {}, &[x])?,
@@ -89,4 +106,25 @@ fn reduce(c: &mut NodeContext<'_>, kind: Kind, axes_input_since: i64) -> R {
         _ => y,
     };
     Ok(vec![y])
+}
+
+/// A runtime axes input that may turn out empty: `Concat(axes, Range(0, rank * (len == 0)))`,
+/// which is `axes` when it holds any axis and `[0, rank)` when it holds none.
+fn all_axes_when_empty(c: &mut NodeContext<'_>, x: OutputRef, axes: OutputRef) -> Result<OutputRef, FrontendError> {
+    let i64t = ElementType::I64;
+    let axes =
+        if c.element_type(axes) == i64t { axes } else { c.add(ops::Convert { destination_type: i64t }, &[axes])? };
+    let shape = c.add(ops::ShapeOf { output_type: i64t }, &[x])?;
+    let rank = c.add(ops::ShapeOf { output_type: i64t }, &[shape])?;
+    let len = c.add(ops::ShapeOf { output_type: i64t }, &[axes])?;
+    let zero = c.const_vec(&[0])?;
+    let empty = c.add(ops::Equal::default(), &[len, zero])?;
+    let empty = c.add(ops::Convert { destination_type: i64t }, &[empty])?;
+    let stop = c.add(ops::Multiply::default(), &[rank, empty])?;
+    let scalar = c.const_i64(&[0], vec![])?;
+    let stop = c.add(ops::Reshape { special_zero: false }, &[stop, scalar])?;
+    let start = c.const_i64(&[], vec![0])?;
+    let step = c.const_i64(&[], vec![1])?;
+    let all = c.add(ops::Range { output_type: i64t }, &[start, stop, step])?;
+    c.add(ops::Concat { axis: 0 }, &[axes, all])
 }

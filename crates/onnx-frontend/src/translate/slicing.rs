@@ -114,7 +114,8 @@ fn pad_mode(c: &NodeContext<'_>) -> Result<PadMode, FrontendError> {
 
 fn pad(c: &mut NodeContext<'_>) -> R {
     let x = c.input(0)?;
-    let pad_mode = pad_mode(c)?;
+    let wrap = c.attr_string("mode", "constant")? == "wrap";
+    let pad_mode = if wrap { PadMode::Constant } else { pad_mode(c)? };
     let (begin, end, value) = if c.opset() < 11 {
         let pads = match c.attr_ints("pads")? {
             Some(p) => p,
@@ -137,7 +138,14 @@ fn pad(c: &mut NodeContext<'_>) -> R {
                 let s = t.reshaped(vec![]).map_err(|e| c.error(e.to_string()))?;
                 Some(c.constant(s)?)
             }
-            (Some(v), _) => Some(v),
+            (Some(v), _) => match c.shape(v).to_static() {
+                // OpenVINO's Pad wants a scalar pad value; ONNX allows a one-element tensor.
+                Some(s) if !s.is_empty() && s.iter().product::<usize>() == 1 => {
+                    let scalar = c.const_vec(&[])?;
+                    Some(c.add(ops::Reshape { special_zero: false }, &[v, scalar])?)
+                }
+                _ => Some(v),
+            },
         };
         let axes = c.opt_input(3);
         let (begin, end) = match (c.const_input(1), axes) {
@@ -148,6 +156,10 @@ fn pad(c: &mut NodeContext<'_>) -> R {
                 }
                 let h = p.len() / 2;
                 (c.const_vec(&p[..h])?, c.const_vec(&p[h..])?)
+            }
+            (Some(_), Some(axes)) if c.const_input(3).is_none() => {
+                let rank = c.static_rank(x, "Pad with axes")?;
+                runtime_pads_on_runtime_axes(c, pads, axes, rank)?
             }
             (Some(t), Some(_)) => {
                 let Some(axes) = c.const_input(3) else {
@@ -174,15 +186,122 @@ fn pad(c: &mut NodeContext<'_>) -> R {
                 let id = c.add_node(ops::Split { num_splits: 2 }, &[pads, zero])?;
                 (OutputRef::new(id, 0), OutputRef::new(id, 1))
             }
-            (None, Some(_)) => return Err(c.error("non-constant 'pads' together with 'axes' are not supported")),
+            (None, Some(axes)) => {
+                let rank = c.static_rank(x, "Pad with axes")?;
+                match c.const_input(3) {
+                    Some(a) => {
+                        let a = a.to_i64_vec().map_err(|e| c.error(e.to_string()))?;
+                        runtime_pads_on_axes(c, pads, &a, rank)?
+                    }
+                    None => runtime_pads_on_runtime_axes(c, pads, axes, rank)?,
+                }
+            }
         };
         (begin, end, value)
     };
+    if wrap {
+        return Ok(vec![wrap_pad(c, x, begin, end)?]);
+    }
     let y = match value {
         Some(v) if pad_mode == PadMode::Constant => c.add(ops::Pad { pad_mode }, &[x, begin, end, v])?,
         _ => c.add(ops::Pad { pad_mode }, &[x, begin, end])?,
     };
     Ok(vec![y])
+}
+
+/// Full-rank begin and end pads from runtime `pads` (`[b_0..b_n, e_0..e_n]` for the constant
+/// `axes`): a Gather over `pads` with a zero appended, by an index map that sends every axis not
+/// listed to that zero.
+fn runtime_pads_on_axes(
+    c: &mut NodeContext<'_>,
+    pads: OutputRef,
+    axes: &[i64],
+    rank: usize,
+) -> Result<(OutputRef, OutputRef), FrontendError> {
+    let n = axes.len();
+    let zero_at = 2 * n as i64;
+    let (mut b, mut e) = (vec![zero_at; rank], vec![zero_at; rank]);
+    for (i, &a) in axes.iter().enumerate() {
+        let a = if a < 0 { a + rank as i64 } else { a };
+        let a = usize::try_from(a).ok().filter(|&a| a < rank).ok_or_else(|| c.error("axis out of range"))?;
+        b[a] = i as i64;
+        e[a] = (n + i) as i64;
+    }
+    let pads = if c.element_type(pads) == ir_graph::ElementType::I64 {
+        pads
+    } else {
+        c.add(ops::Convert { destination_type: ir_graph::ElementType::I64 }, &[pads])?
+    };
+    let zero = c.const_vec(&[0])?;
+    let padded = c.add(ops::Concat { axis: 0 }, &[pads, zero])?;
+    let axis = c.const_i64(&[], vec![0])?;
+    let (bi, ei) = (c.const_vec(&b)?, c.const_vec(&e)?);
+    let begin = c.add(ops::Gather { batch_dims: 0 }, &[padded, bi, axis])?;
+    let end = c.add(ops::Gather { batch_dims: 0 }, &[padded, ei, axis])?;
+    Ok((begin, end))
+}
+
+/// Full-rank begin and end pads from runtime `pads` and runtime `axes`: each half of `pads`
+/// scattered into zeros at the axes (negative ones wrapped by `FloorMod` with the rank).
+fn runtime_pads_on_runtime_axes(
+    c: &mut NodeContext<'_>,
+    pads: OutputRef,
+    axes: OutputRef,
+    rank: usize,
+) -> Result<(OutputRef, OutputRef), FrontendError> {
+    let i64_of = |c: &mut NodeContext<'_>, v: OutputRef| -> Result<OutputRef, FrontendError> {
+        if c.element_type(v) == ir_graph::ElementType::I64 {
+            Ok(v)
+        } else {
+            c.add(ops::Convert { destination_type: ir_graph::ElementType::I64 }, &[v])
+        }
+    };
+    let (pads, axes) = (i64_of(c, pads)?, i64_of(c, axes)?);
+    let r = c.const_i64(&[], vec![rank as i64])?;
+    let axes = c.add(ops::FloorMod::default(), &[axes, r])?;
+    let zero = c.const_i64(&[], vec![0])?;
+    let halves = c.add_node(ops::Split { num_splits: 2 }, &[pads, zero])?;
+    let zeros = c.const_vec(&vec![0; rank])?;
+    let mut out = [zeros; 2];
+    for (k, o) in out.iter_mut().enumerate() {
+        let half = OutputRef::new(halves, k as u32);
+        *o = c.add(ops::ScatterElementsUpdate::default(), &[zeros, axes, half, zero])?;
+    }
+    Ok((out[0], out[1]))
+}
+
+/// Pad mode 'wrap' (OpenVINO's Pad has no such mode): along each axis, a Gather of the
+/// indices `(i - begin) mod len` for `i` in `[0, len + begin + end)`, which also covers pads
+/// longer than the axis and negative (cropping) pads.
+fn wrap_pad(
+    c: &mut NodeContext<'_>,
+    x: OutputRef,
+    begin: OutputRef,
+    end: OutputRef,
+) -> Result<OutputRef, FrontendError> {
+    let i64t = ir_graph::ElementType::I64;
+    let rank = c.static_rank(x, "pad mode 'wrap'")?;
+    let as_i64 = |c: &mut NodeContext<'_>, v: OutputRef| {
+        if c.element_type(v) == i64t { Ok(v) } else { c.add(ops::Convert { destination_type: i64t }, &[v]) }
+    };
+    let (begin, end) = (as_i64(c, begin)?, as_i64(c, end)?);
+    let zero = c.const_i64(&[], vec![0])?;
+    let one = c.const_i64(&[], vec![1])?;
+    let mut y = x;
+    for a in 0..rank {
+        let axis = c.const_i64(&[], vec![a as i64])?;
+        let shape = c.add(ops::ShapeOf { output_type: i64t }, &[y])?;
+        let len = c.add(ops::Gather { batch_dims: 0 }, &[shape, axis, zero])?;
+        let b = c.add(ops::Gather { batch_dims: 0 }, &[begin, axis, zero])?;
+        let e = c.add(ops::Gather { batch_dims: 0 }, &[end, axis, zero])?;
+        let n = c.add(ops::Add::default(), &[len, b])?;
+        let n = c.add(ops::Add::default(), &[n, e])?;
+        let i = c.add(ops::Range { output_type: i64t }, &[zero, n, one])?;
+        let i = c.add(ops::Subtract::default(), &[i, b])?;
+        let i = c.add(ops::FloorMod::default(), &[i, len])?;
+        y = c.add(ops::Gather { batch_dims: 0 }, &[y, i, axis])?;
+    }
+    Ok(y)
 }
 
 fn tile(c: &mut NodeContext<'_>) -> R {
@@ -197,15 +316,16 @@ fn block_op(c: &mut NodeContext<'_>, depth_to_space: bool) -> R {
         .ok()
         .filter(|&b| b > 0)
         .ok_or_else(|| c.error(format!("blocksize must be positive, got {block_size}")))?;
+    // DCR (the default; SpaceToDepth has the attribute from opset 25 on) is blocks first.
+    let mode = match c.attr_string("mode", "DCR")?.as_str() {
+        "DCR" => BlockMode::BlocksFirst,
+        "CRD" => BlockMode::DepthFirst,
+        other => return Err(c.error(format!("unknown mode '{other}'"))),
+    };
     let y = if depth_to_space {
-        let mode = match c.attr_string("mode", "DCR")?.as_str() {
-            "DCR" => BlockMode::BlocksFirst,
-            "CRD" => BlockMode::DepthFirst,
-            other => return Err(c.error(format!("unknown mode '{other}'"))),
-        };
         c.add(ops::DepthToSpace { block_size, mode }, &[x])?
     } else {
-        c.add(ops::SpaceToDepth { block_size, mode: BlockMode::BlocksFirst }, &[x])?
+        c.add(ops::SpaceToDepth { block_size, mode }, &[x])?
     };
     Ok(vec![y])
 }
