@@ -543,6 +543,16 @@ impl<'m> Builder<'m> {
                 };
                 self.try_pool(id, w, p.auto_pad, Some(!p.exclude_pad), &out_shape)
             }
+            // The window sweep reads the output size from inference, so only dilation matters.
+            Op::AvgPool16(p) if p.dilations.iter().all(|&d| d == 1) => {
+                let w = PoolWin {
+                    kernel: &p.kernel,
+                    strides: &p.strides,
+                    dilations: None,
+                    pads: (&p.pads_begin, &p.pads_end),
+                };
+                self.try_pool(id, w, p.auto_pad, Some(!p.exclude_pad), &out_shape)
+            }
             Op::BatchNormInference(_) => self.try_affine(id, &out_shape),
             Op::Add(b) => self.try_binary(id, BinaryOp::Add, b.auto_broadcast, &out_shape),
             Op::Subtract(b) => self.try_binary(id, BinaryOp::Sub, b.auto_broadcast, &out_shape),

@@ -286,7 +286,10 @@ fn avg_pool_of(c: &mut NodeContext<'_>, x: OutputRef, exclude_pad: bool) -> Resu
     let k = kernel(c)?;
     let a = window_attrs(c, k.len())?;
     let rounding_type = rounding(c)?;
-    if a.dilations.iter().any(|&d| d != 1) {
+    // ONNX's ceil mode drops a last window that would start in the end padding: that is
+    // AvgPool-16's `ceil_torch`; AvgPool-1's `ceil` keeps such a window in OpenVINO.
+    if a.dilations.iter().any(|&d| d != 1) || rounding_type == RoundingType::Ceil {
+        let rounding_type = if rounding_type == RoundingType::Ceil { RoundingType::CeilTorch } else { rounding_type };
         return c.add(
             ops::AvgPool16 {
                 kernel: k,
