@@ -669,3 +669,31 @@ fn cast_to_types_without_openvino_equivalent_names_them() {
         assert!(e.contains(name), "{e}");
     }
 }
+
+#[test]
+fn bernoulli_draws_uniform_values_against_the_probabilities() {
+    let b = Builder::new(22)
+        .input(vi("p", F32, &[2, 3]))
+        .node(node("Bernoulli", &["p"], &["y"], vec![("dtype", A::I(11)), ("seed", A::F(3.0))]))
+        .output("y");
+    let m = b.read_ok();
+    let r = m.node(m.results()[0]).expect("result");
+    let cvt = m.node(r.inputs[0].node).expect("convert");
+    let Op::Convert(c) = &cvt.op else { panic!("{:?}", cvt.op) };
+    assert_eq!(c.destination_type, ElementType::F64);
+    let less = m.node(cvt.inputs[0].node).expect("less");
+    assert!(matches!(less.op, Op::Less(_)), "{:?}", less.op);
+    let draw = m.node(less.inputs[0].node).expect("draw");
+    let Op::RandomUniform(u) = &draw.op else { panic!("{:?}", draw.op) };
+    assert_eq!((u.output_type, u.op_seed), (ElementType::F32, 3));
+    assert_eq!(port_shape(&m, "y"), PartialShape::fixed(&[2, 3]));
+}
+
+#[test]
+fn random_generators_refuse_integer_types() {
+    let b = Builder::new(22)
+        .node(node("RandomUniform", &[], &["y"], vec![("shape", A::Is(vec![2])), ("dtype", A::I(7))]))
+        .output("y");
+    let Err(e) = b.read() else { panic!("an integer RandomUniform must be refused") };
+    assert!(e.to_string().contains("floating-point only"), "{e}");
+}

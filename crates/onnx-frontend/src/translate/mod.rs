@@ -37,6 +37,7 @@ mod slicing;
 mod vision;
 // Low-precision types: QuantizeLinear / DequantizeLinear.
 mod quantize;
+mod random;
 
 /// The ONNX default domain's canonical name.
 pub const DEFAULT_DOMAIN: &str = "ai.onnx";
@@ -103,6 +104,7 @@ impl Registry {
             rnn::register(&mut r);
             ml::register(&mut r);
             optional::register(&mut r);
+            random::register(&mut r);
             // Low-precision types: QuantizeLinear / DequantizeLinear.
             quantize::register(&mut r);
             r
