@@ -34,9 +34,11 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf> {
     let req = root.join("xtask/requirements.txt");
     let want = std::fs::read_to_string(&req).with_context(|| format!("reading {}", req.display()))?;
     let stamp = venv.join("xtask-requirements.txt");
-    if !python.exists() {
+    // A venv whose creation was interrupted has python but no pip: start it over.
+    if !python.exists() || !venv.join("bin/pip").exists() {
         eprintln!("conformance: creating the Python venv {}", venv.display());
-        run_status(Command::new("python3").arg("-m").arg("venv").arg(&venv), "python3 -m venv")?;
+        run_status(Command::new("python3").args(["-m", "venv", "--clear"]).arg(&venv), "python3 -m venv")?;
+        let _ = std::fs::remove_file(&stamp);
     }
     if std::fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str()) {
         eprintln!("conformance: installing {} into {}", req.display(), venv.display());
