@@ -66,6 +66,18 @@ fn generalize(a: &PartialShape, b: &PartialShape) -> PartialShape {
     }
 }
 
+/// Whether every value of shape `inner` is also a value of shape `outer` (so a body result of
+/// shape `inner` can feed back into a parameter of shape `outer`).
+fn fits(inner: &PartialShape, outer: &PartialShape) -> bool {
+    match (inner, outer) {
+        (_, PartialShape::DynamicRank) => true,
+        (PartialShape::Ranked(x), PartialShape::Ranked(y)) if x.len() == y.len() => {
+            x.iter().zip(y).all(|(i, o)| i.min >= o.min && o.max.is_none_or(|om| i.max.is_some_and(|im| im <= om)))
+        }
+        _ => false,
+    }
+}
+
 /// Builds a body whose carried values (`carried[k]` = (param index, result index)) keep one
 /// type across iterations: parameters are widened until the body's results fit them.
 fn carried_body(
@@ -89,7 +101,9 @@ fn carried_body(
             };
             let rp = m.port(rid.into()).map_err(|e| graph_err(c, e))?;
             let pp = m.port(m.parameters()[p].into()).map_err(|e| graph_err(c, e))?;
-            if rp.shape != pp.shape || (rp.element_type != pp.element_type && pp.element_type == ElementType::Dynamic) {
+            if !fits(&rp.shape, &pp.shape)
+                || (rp.element_type != pp.element_type && pp.element_type == ElementType::Dynamic)
+            {
                 let et = if pp.element_type == ElementType::Dynamic { rp.element_type } else { pp.element_type };
                 formal[p] = Some((et, generalize(&pp.shape, &rp.shape)));
                 changed = true;
