@@ -21,6 +21,12 @@ pub trait ByteOwner: Send + Sync {
     /// those resident pages (they are re-read from the file if touched again), which keeps the
     /// peak RSS of a streaming pass over gigabytes of mapped weights small; memory owners ignore it.
     fn release(&self, _start: usize, _len: usize) {}
+    /// The open file these bytes map and the file offset of the first byte, when they are a map
+    /// of a file: lets a writer copy them file to file inside the kernel instead of through the
+    /// map.
+    fn file_region(&self) -> Option<(&std::fs::File, u64)> {
+        None
+    }
 }
 
 impl ByteOwner for Vec<u8> {
@@ -97,6 +103,12 @@ impl Bytes {
     /// Drops the resident pages behind the whole view when the owner is a file map.
     pub fn release_pages(&self) {
         self.release_range(0, self.len);
+    }
+
+    /// The file behind this view and the file offset of its first byte, when the owner is a
+    /// file map (see [`ByteOwner::file_region`]).
+    pub fn file_region(&self) -> Option<(&std::fs::File, u64)> {
+        self.owner.file_region().map(|(f, base)| (f, base + self.start as u64))
     }
 
     /// Whether two views share the same owner and range (cheap identity test).

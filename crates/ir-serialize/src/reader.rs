@@ -18,6 +18,7 @@ pub const MAX_OPSET: u32 = 17;
 /// A read-only memory map of a weights file, shared by every constant that points into it.
 pub struct MappedFile {
     map: memmap2::Mmap,
+    file: std::fs::File,
 }
 
 impl MappedFile {
@@ -29,7 +30,7 @@ impl MappedFile {
         // writer never modifies an existing .bin in place (it renames a new file over it), so
         // a model read from a path we later save to keeps its old, still-mapped inode.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| SerializeError::io(path, e))?;
-        Ok(MappedFile { map })
+        Ok(MappedFile { map, file })
     }
 }
 
@@ -39,6 +40,9 @@ impl ByteOwner for MappedFile {
     }
     fn release(&self, start: usize, len: usize) {
         release_map_range(&self.map, start, len);
+    }
+    fn file_region(&self) -> Option<(&std::fs::File, u64)> {
+        Some((&self.file, 0))
     }
 }
 

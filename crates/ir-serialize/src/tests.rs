@@ -372,3 +372,27 @@ fn duplicate_friendly_names_get_suffixes() {
         assert!(xml.contains(name), "{name} missing in\n{xml}");
     }
 }
+
+/// Big constants are fingerprinted from a sample of their chunks; two that differ only in an
+/// unsampled chunk must still be stored apart, and equal ones once.
+#[test]
+fn big_constants_differing_outside_the_hash_sample_are_not_merged() {
+    let len = 200 * crate::fp16::CHUNK / 4; // 200 chunks of f32 output, sampled, not all hashed
+    let base: Vec<f32> = (0..len).map(|i| (i % 977) as f32).collect();
+    let mut other = base.clone();
+    // Chunk 1 is not among the evenly spaced samples of 200 chunks (0, 6, 12, ...).
+    other[crate::fp16::CHUNK / 4 + 3] = -1.0;
+    let mut m = Model::new("big");
+    let x = m.add_parameter("x", ElementType::F32, PartialShape::fixed(&[len])).expect("param");
+    let a = f32_const(&mut m, "a", vec![len], base.clone());
+    let twin = f32_const(&mut m, "twin", vec![len], base);
+    let b = f32_const(&mut m, "b", vec![len], other);
+    let s1 = m.add_node(Add::default(), "s1", &[x.into(), a.into()]).expect("add");
+    let s2 = m.add_node(Add::default(), "s2", &[s1.into(), twin.into()]).expect("add");
+    let s3 = m.add_node(Add::default(), "s3", &[s2.into(), b.into()]).expect("add");
+    m.add_result("s3/sink_port_0", s3.into()).expect("result");
+    let (xml, bin) = write(&m, false);
+    assert_eq!(bin.len(), 2 * 4 * len, "a and twin share bytes, b has its own");
+    assert_eq!(xml.matches(&format!("offset=\"0\" size=\"{}\"", 4 * len)).count(), 2);
+    assert_eq!(xml.matches(&format!("offset=\"{}\" size=\"{}\"", 4 * len, 4 * len)).count(), 1);
+}

@@ -2,6 +2,7 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs::File;
 use std::hash::Hasher;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use rayon::prelude::*;
 
 use crate::SaveOptions;
 use crate::error::SerializeError;
-use crate::fp16::{self, DISABLE_ATTR, DISABLE_VALUE, Payload};
+use crate::fp16::{self, CHUNK, DISABLE_ATTR, DISABLE_VALUE, Payload};
 use crate::xml::{Element, is_xml_name};
 
 /// Writes `model` as `xml_path` + the `.bin` beside it (same stem).
@@ -64,7 +65,7 @@ pub fn save_model_with_progress(
 
     let xml = {
         let mut w = std::io::BufWriter::with_capacity(1 << 20, bin_tmp.as_file());
-        let xml = serialize_with_progress(model, options, &mut w, xml_path, on_progress)?;
+        let xml = Writer::new(model, xml_path, &mut w, Some(bin_tmp.as_file()), on_progress).run(options)?;
         w.flush().map_err(|e| SerializeError::io(&bin_path, e))?;
         xml
     };
@@ -110,22 +111,11 @@ pub fn serialize_with_progress(
     xml_path: &Path,
     on_progress: &mut dyn FnMut(SaveProgress),
 ) -> Result<String, SerializeError> {
-    Writer {
-        model,
-        path: xml_path,
-        bin,
-        offset: 0,
-        blobs: Vec::new(),
-        by_hash: HashMap::new(),
-        progress: SaveProgress::default(),
-        on_progress,
-        layer_ids: None,
-    }
-    .run(options)
+    Writer::new(model, xml_path, bin, None, on_progress).run(options)
 }
 
-/// How far [`save_model_with_progress`] is: weight bytes processed out of the total. Each
-/// constant's `.bin` payload counts once for hashing (deduplication) and once for writing.
+/// How far [`save_model_with_progress`] is: `.bin` bytes written (or found already written)
+/// out of the total.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SaveProgress {
     /// Bytes processed so far.
@@ -138,6 +128,12 @@ pub struct SaveProgress {
 /// in memory at a time (one being written while the next is converted), whatever the model.
 const WINDOW: usize = 64;
 
+/// Payloads of up to this many chunks are fingerprinted in full for de-duplication.
+const FULL_HASH_CHUNKS: usize = 64;
+
+/// Chunks sampled (evenly, first and last included) to fingerprint a bigger payload.
+const HASH_SAMPLES: usize = 32;
+
 /// One payload already in the `.bin`, kept to compare later candidates against.
 struct Blob {
     offset: u64,
@@ -148,6 +144,9 @@ struct Writer<'a> {
     model: &'a Model,
     path: &'a Path,
     bin: &'a mut dyn Write,
+    /// The file `bin` writes to, when there is one: file-mapped weights written as stored are
+    /// copied into it by the kernel (`copy_file_range`), without faulting their pages in.
+    bin_file: Option<&'a File>,
     offset: u64,
     blobs: Vec<Blob>,
     by_hash: HashMap<u64, Vec<usize>>,
@@ -161,6 +160,27 @@ struct Writer<'a> {
 type PortLoc = (usize, usize);
 
 impl<'a> Writer<'a> {
+    fn new(
+        model: &'a Model,
+        path: &'a Path,
+        bin: &'a mut dyn Write,
+        bin_file: Option<&'a File>,
+        on_progress: &'a mut dyn FnMut(SaveProgress),
+    ) -> Writer<'a> {
+        Writer {
+            model,
+            path,
+            bin,
+            bin_file,
+            offset: 0,
+            blobs: Vec::new(),
+            by_hash: HashMap::new(),
+            progress: SaveProgress::default(),
+            on_progress,
+            layer_ids: None,
+        }
+    }
+
     fn model_err(&self, id: NodeId, message: String) -> SerializeError {
         let (node, type_name) = match self.model.node(id) {
             Ok(n) => (n.name.clone(), n.op.type_name().to_string()),
@@ -351,8 +371,7 @@ impl<'a> Writer<'a> {
                         (true, ElementType::F64) => len / 4,
                         (true, _) => len / 2,
                     };
-                    let passes = if c.value.element_type() == ElementType::String { 1 } else { 2 };
-                    Some(len * passes)
+                    Some(len)
                 }
                 _ => None,
             })
@@ -602,28 +621,34 @@ impl<'a> Writer<'a> {
         (self.on_progress)(self.progress);
     }
 
-    /// A hash of the payload's output bytes: chunks hashed in parallel, a window at a time,
-    /// and the chunk hashes hashed in order.
-    fn hash_payload(&mut self, payload: &Payload) -> u64 {
+    /// A fingerprint of the payload's output bytes: equal outputs always get equal
+    /// fingerprints, and a match is confirmed by a full comparison, so for big payloads a fixed
+    /// sample of chunks is enough. Hashing every byte of a multi-GB model would cost a whole
+    /// extra pass over its weights for the rare tensor that is actually repeated.
+    fn hash_payload(&self, payload: &Payload) -> u64 {
         let n = payload.chunks();
+        let picks: Vec<usize> = if n <= FULL_HASH_CHUNKS {
+            (0..n).collect()
+        } else {
+            (0..HASH_SAMPLES).map(|s| s * (n - 1) / (HASH_SAMPLES - 1)).collect()
+        };
+        let hashes: Vec<u64> = picks
+            .par_iter()
+            .map(|&i| {
+                let mut ch = DefaultHasher::new();
+                ch.write(&payload.chunk(i));
+                ch.finish()
+            })
+            .collect();
         let mut h = DefaultHasher::new();
-        let mut first = 0;
-        while first < n {
-            let end = (first + WINDOW).min(n);
-            let hashes: Vec<u64> = (first..end)
-                .into_par_iter()
-                .map(|i| {
-                    let mut ch = DefaultHasher::new();
-                    ch.write(&payload.chunk(i));
-                    ch.finish()
-                })
-                .collect();
-            for x in hashes {
-                h.write_u64(x);
-            }
-            payload.release_chunks(first, end);
-            self.advance(payload.chunk_range_len(first, end));
-            first = end;
+        h.write_usize(payload.len());
+        for x in hashes {
+            h.write_u64(x);
+        }
+        // The kernel maps up to 64 KiB of neighbouring pages around each fault ("fault-around"),
+        // so the neighbouring chunks are released too.
+        for &i in &picks {
+            payload.release_chunks(i.saturating_sub(1), (i + 2).min(n));
         }
         h.finish()
     }
@@ -633,6 +658,11 @@ impl<'a> Writer<'a> {
     fn stream_payload(&mut self, payload: &Payload) -> Result<(), SerializeError> {
         let n = payload.chunks();
         let bin_path = self.path.with_extension("bin");
+        if let (Payload::Raw(bytes), Some(dst)) = (payload, self.bin_file)
+            && let Some((src, at)) = bytes.file_region()
+        {
+            return self.copy_file_region(src, at, bytes.len() as u64, dst);
+        }
         let convert = |first: usize| -> Vec<std::borrow::Cow<'_, [u8]>> {
             let end = (first + WINDOW).min(n);
             (first..end).into_par_iter().map(|i| payload.chunk(i)).collect()
@@ -656,6 +686,38 @@ impl<'a> Writer<'a> {
             self.advance(payload.chunk_range_len(first, end));
             current = next.unwrap_or_default();
             first = end;
+        }
+        Ok(())
+    }
+
+    /// Copies `len` bytes at offset `at` of `src` to the end of the `.bin`, file to file (std's
+    /// `io::copy` uses `copy_file_range` between files on Linux), a window at a time for the
+    /// progress reports.
+    fn copy_file_region(&mut self, src: &File, at: u64, len: u64, dst: &File) -> Result<(), SerializeError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let bin_path = self.path.with_extension("bin");
+        // What is buffered must reach the file before the copied bytes do.
+        self.bin.flush().map_err(|e| SerializeError::io(&bin_path, e))?;
+        let mut reader = src;
+        reader.seek(SeekFrom::Start(at)).map_err(|e| SerializeError::io(&bin_path, e))?;
+        let step = (WINDOW * CHUNK) as u64 * 16;
+        let mut done = 0u64;
+        while done < len {
+            let part = step.min(len - done);
+            let mut writer = dst;
+            let copied =
+                std::io::copy(&mut reader.take(part), &mut writer).map_err(|e| SerializeError::io(&bin_path, e))?;
+            if copied != part {
+                return Err(SerializeError::io(
+                    &bin_path,
+                    std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!("a weights file ended {} bytes before the constant's end", len - done - copied),
+                    ),
+                ));
+            }
+            done += part;
+            self.advance(part);
         }
         Ok(())
     }

@@ -31,6 +31,7 @@ pub struct MappedFile {
     /// `None` for an empty file (which cannot be mapped on every platform).
     map: Option<Mmap>,
     path: PathBuf,
+    file: File,
 }
 
 impl MappedFile {
@@ -47,7 +48,7 @@ impl MappedFile {
             // what we can guard against; we never hand out `&mut` access to the bytes.
             Some(unsafe { Mmap::map(&file) }.map_err(io)?)
         };
-        Ok(MappedFile { map, path: path.to_path_buf() })
+        Ok(MappedFile { map, path: path.to_path_buf(), file })
     }
 
     /// The mapped file's path.
@@ -78,6 +79,9 @@ impl ByteOwner for MappedFile {
         if let Some(map) = &self.map {
             release_map_range(map, start, len);
         }
+    }
+    fn file_region(&self) -> Option<(&File, u64)> {
+        Some((&self.file, 0))
     }
 }
 
