@@ -20,6 +20,7 @@ mod bits;
 mod control;
 mod deconv;
 mod elementwise;
+mod flex_attention;
 pub(crate) mod graph;
 mod indexing;
 mod loss;
@@ -100,6 +101,7 @@ impl Registry {
             bits::register(&mut r);
             signal::register(&mut r);
             attention::register(&mut r);
+            flex_attention::register(&mut r);
             control::register(&mut r);
             rnn::register(&mut r);
             ml::register(&mut r);
