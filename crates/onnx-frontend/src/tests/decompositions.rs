@@ -76,3 +76,48 @@ fn flex_attention_inlines_score_and_prob_modifiers() {
     let p1: Vec<f64> = e.iter().map(|x| 2.0 * x / (e[0] + e[1])).collect();
     assert_close(&y[0], &[2.0 * v[0], p1[0] * v[0] + p1[1] * v[1]]);
 }
+
+fn grid_sample_5d(mode: &'static str, padding: &'static str, points: &[[f32; 3]]) -> Vec<f32> {
+    let n = points.len() as i64;
+    let b = Builder::new(22)
+        .input(vi("x", F32, &[1, 1, 2, 2, 2]))
+        .input(vi("g", F32, &[1, 1, 1, n, 3]))
+        .node(node(
+            "GridSample",
+            &["x", "g"],
+            &["y"],
+            vec![("mode", A::S(mode)), ("padding_mode", A::S(padding)), ("align_corners", A::I(1))],
+        ))
+        .output("y");
+    let m = b.read_ok();
+    assert!(!m.nodes().any(|(_, n)| matches!(n.op, Op::GridSample(_))));
+    let x: Vec<f32> = (0..8).map(|v| v as f32).collect();
+    let g: Vec<f32> = points.iter().flatten().copied().collect();
+    run(&m, &[tensor(&[1, 1, 2, 2, 2], &x), tensor(&[1, 1, 1, points.len(), 3], &g)]).remove(0)
+}
+
+#[test]
+fn grid_sample_5d_samples_like_the_reference() {
+    // x[z, y, x] = 4z + 2y + x; grid points are (x, y, z) in [-1, 1] with corners aligned.
+    let corner_center = [[-1.0, -1.0, -1.0], [0.0, 0.0, 0.0], [1.0, -1.0, -1.0], [3.0, 0.0, 0.0]];
+    // Linear, zeros: both x taps of the last point (unnormalized 2) are out of range.
+    assert_close(&grid_sample_5d("linear", "zeros", &corner_center), &[0.0, 3.5, 1.0, 0.0]);
+    // Border clamps the last point to x = 1, at y = z = 0.5: 1 + 2 * 0.5 + 4 * 0.5.
+    assert_close(&grid_sample_5d("linear", "border", &corner_center), &[0.0, 3.5, 1.0, 4.0]);
+    // Reflection: x = 2 (unnormalized 1.5) reflects to 0.5.
+    assert_close(&grid_sample_5d("linear", "reflection", &[[2.0, -1.0, -1.0]]), &[0.5]);
+    // Nearest rounds half to even: 0.5 -> 0, 1.5 (out of range) -> zero.
+    let near = [[0.0, -1.0, 1.0], [0.2, -1.0, 1.0], [2.0, -1.0, -1.0]];
+    assert_close(&grid_sample_5d("nearest", "zeros", &near), &[4.0, 5.0, 0.0]);
+}
+
+#[test]
+fn grid_sample_5d_refuses_cubic() {
+    let b = Builder::new(22)
+        .input(vi("x", F32, &[1, 1, 2, 2, 2]))
+        .input(vi("g", F32, &[1, 1, 1, 1, 3]))
+        .node(node("GridSample", &["x", "g"], &["y"], vec![("mode", A::S("cubic"))]))
+        .output("y");
+    let e = b.read().expect_err("cubic 5-D is refused").to_string();
+    assert!(e.contains("cubic") && e.contains("GridSample"), "{e}");
+}

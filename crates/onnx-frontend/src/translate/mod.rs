@@ -22,6 +22,7 @@ mod deconv;
 mod elementwise;
 mod flex_attention;
 pub(crate) mod graph;
+mod grid_sample_3d;
 mod indexing;
 mod loss;
 mod math;
