@@ -1,4 +1,5 @@
-//! Decompositions checked numerically against values computed here.
+//! Decompositions checked numerically against values computed here: FlexAttention with inlined
+//! modifier graphs, 5-D GridSample, LSTM with peepholes.
 
 use ir_graph::eval::graph::run_model;
 use ir_graph::{Model, Op, Tensor};
@@ -120,4 +121,94 @@ fn grid_sample_5d_refuses_cubic() {
         .output("y");
     let e = b.read().expect_err("cubic 5-D is refused").to_string();
     assert!(e.contains("cubic") && e.contains("GridSample"), "{e}");
+}
+
+#[test]
+fn lstm_with_peepholes_runs_the_onnx_cell_and_honours_sequence_lens() {
+    // hidden 1, input 1, batch 2 (second sequence has one step), two steps.
+    let (w, r) = ([0.5f64, -0.3, 0.8, 0.2], [0.1f64, 0.4, -0.6, 0.3]); // i, o, f, c
+    let p = [0.7f64, -0.2, 0.9]; // i, o, f
+    let bias = [0.1f64, 0.0, -0.1, 0.2, 0.0, 0.05, 0.0, -0.05];
+    let xs = [[1.0f64, -2.0], [0.5, 3.0]]; // [step][batch]
+    let b = Builder::new(22)
+        .input(vi("x", F32, &[2, 2, 1]))
+        .input(vi("lens", I32, &[2]))
+        .init(f32_typed("w", &[1, 4, 1], &w.map(|v| v as f32)))
+        .init(f32_typed("r", &[1, 4, 1], &r.map(|v| v as f32)))
+        .init(f32_typed("b", &[1, 8], &bias.map(|v| v as f32)))
+        .init(f32_typed("p", &[1, 3], &p.map(|v| v as f32)))
+        .node(node(
+            "LSTM",
+            &["x", "w", "r", "b", "lens", "", "", "p"],
+            &["y", "yh", "yc"],
+            vec![("hidden_size", A::I(1))],
+        ))
+        .output("y")
+        .output("yh")
+        .output("yc");
+    let m = b.read_ok();
+    assert!(m.nodes().any(|(_, n)| matches!(n.op, Op::TensorIterator(_))));
+    let lens = Tensor::from_vec(vec![2], vec![2i32, 1]).expect("lens");
+    let outs = run_model(&m, &[tensor(&[2, 2, 1], &[1.0, -2.0, 0.5, 3.0]), lens]).expect("run");
+    let got: Vec<Vec<f32>> = outs.iter().map(|t| t.values::<f32>().expect("f32").into_owned()).collect();
+
+    let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
+    let mut y = [[0.0f64; 2]; 2];
+    let (mut hs, mut cs) = ([0.0f64; 2], [0.0f64; 2]);
+    for (t, xt) in xs.iter().enumerate() {
+        for bi in 0..2 {
+            if t >= [2, 1][bi] {
+                continue;
+            }
+            let gate = |k: usize| w[k] * xt[bi] + r[k] * hs[bi] + bias[k] + bias[4 + k];
+            let i = sig(gate(0) + p[0] * cs[bi]);
+            let f = sig(gate(2) + p[2] * cs[bi]);
+            let c = f * cs[bi] + i * gate(3).tanh();
+            let o = sig(gate(1) + p[1] * c);
+            hs[bi] = o * c.tanh();
+            cs[bi] = c;
+            y[t][bi] = hs[bi];
+        }
+    }
+    assert_close(&got[0], &[y[0][0], y[0][1], y[1][0], y[1][1]]);
+    assert_close(&got[1], &hs);
+    assert_close(&got[2], &cs);
+}
+
+#[test]
+fn lstm_peephole_path_with_zero_peepholes_matches_lstm_sequence() {
+    // P as a graph input is not known to be zero, so it takes the TensorIterator path; fed
+    // zeros it must agree with LSTMSequence-5 in every direction, with a short sequence.
+    let (hs, input, batch, seq) = (2usize, 3usize, 2usize, 3usize);
+    let vals = |n: usize, k: f32| -> Vec<f32> { (0..n).map(|i| (i as f32 * k).sin() * 0.7).collect() };
+    for (direction, nd) in [("forward", 1usize), ("reverse", 1), ("bidirectional", 2)] {
+        let model = |with_p: bool| {
+            let mut ins = vec!["x", "w", "r", "b", "lens", "h0", "c0"];
+            let mut b = Builder::new(22)
+                .input(vi("x", F32, &[seq as i64, batch as i64, input as i64]))
+                .input(vi("lens", I32, &[batch as i64]))
+                .init(f32_typed("w", &[nd as i64, 4 * hs as i64, input as i64], &vals(nd * 4 * hs * input, 0.37)))
+                .init(f32_typed("r", &[nd as i64, 4 * hs as i64, hs as i64], &vals(nd * 4 * hs * hs, 0.91)))
+                .init(f32_typed("b", &[nd as i64, 8 * hs as i64], &vals(nd * 8 * hs, 1.3)))
+                .init(f32_typed("h0", &[nd as i64, batch as i64, hs as i64], &vals(nd * batch * hs, 2.1)))
+                .init(f32_typed("c0", &[nd as i64, batch as i64, hs as i64], &vals(nd * batch * hs, 0.5)));
+            if with_p {
+                ins.push("p");
+                b = b.input(vi("p", F32, &[nd as i64, 3 * hs as i64]));
+            }
+            let attrs = vec![("hidden_size", A::I(hs as i64)), ("direction", A::S(direction))];
+            b.node(node("LSTM", &ins, &["y", "yh", "yc"], attrs)).output("y").output("yh").output("yc").read_ok()
+        };
+        let x = tensor(&[seq, batch, input], &vals(seq * batch * input, 0.23));
+        let lens = Tensor::from_vec(vec![batch], vec![3i32, 2]).expect("lens");
+        let with_p = model(true);
+        assert!(with_p.nodes().any(|(_, n)| matches!(n.op, Op::TensorIterator(_))), "{direction}");
+        let p = tensor(&[nd, 3 * hs], &vec![0.0; nd * 3 * hs]);
+        let got = run(&with_p, &[x.clone(), lens.clone(), p]);
+        let want = run(&model(false), &[x, lens]);
+        for (g, w) in got.iter().zip(&want) {
+            let w: Vec<f64> = w.iter().map(|&v| v as f64).collect();
+            assert_close(g, &w);
+        }
+    }
 }

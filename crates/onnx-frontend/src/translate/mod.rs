@@ -25,6 +25,7 @@ pub(crate) mod graph;
 mod grid_sample_3d;
 mod indexing;
 mod loss;
+mod lstm_peephole;
 mod math;
 mod ml;
 mod nn;
