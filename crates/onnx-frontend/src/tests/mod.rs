@@ -1,6 +1,7 @@
 //! Tests of the whole frontend: light models, translators, external data, error cases.
 
 mod control;
+mod decompositions;
 mod errors;
 mod external;
 mod light;

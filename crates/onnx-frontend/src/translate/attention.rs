@@ -31,12 +31,12 @@ pub(super) fn register(r: &mut Registry) {
 }
 
 /// Dimension `axis` of `x` when it is static.
-fn static_dim(c: &NodeContext<'_>, x: OutputRef, axis: usize) -> Option<i64> {
+pub(super) fn static_dim(c: &NodeContext<'_>, x: OutputRef, axis: usize) -> Option<i64> {
     c.shape(x).dims().and_then(|d| d.get(axis).and_then(|d| d.get())).map(|d| d as i64)
 }
 
 /// Dimension `axis` of `x` as an i64 scalar (a constant when static).
-fn dim(c: &mut NodeContext<'_>, x: OutputRef, axis: usize) -> Out {
+pub(super) fn dim(c: &mut NodeContext<'_>, x: OutputRef, axis: usize) -> Out {
     if let Some(d) = static_dim(c, x, axis) {
         return c.const_i64(&[], vec![d]);
     }
@@ -52,7 +52,7 @@ fn range(c: &mut NodeContext<'_>, n: OutputRef) -> Out {
     c.add(ops::Range { output_type: ElementType::I64 }, &[zero, n, one])
 }
 
-fn unsqueeze(c: &mut NodeContext<'_>, x: OutputRef, axes: &[i64]) -> Out {
+pub(super) fn unsqueeze(c: &mut NodeContext<'_>, x: OutputRef, axes: &[i64]) -> Out {
     let a = c.const_vec(axes)?;
     c.add(ops::Unsqueeze {}, &[x, a])
 }
@@ -62,7 +62,7 @@ fn transpose(c: &mut NodeContext<'_>, x: OutputRef, order: &[i64]) -> Out {
     c.add(ops::Transpose {}, &[x, o])
 }
 
-fn convert(c: &mut NodeContext<'_>, x: OutputRef, to: ElementType) -> Out {
+pub(super) fn convert(c: &mut NodeContext<'_>, x: OutputRef, to: ElementType) -> Out {
     if c.element_type(x) == to { Ok(x) } else { c.add(ops::Convert { destination_type: to }, &[x]) }
 }
 
@@ -88,7 +88,7 @@ fn add_bias(c: &mut NodeContext<'_>, bias: Option<OutputRef>, term: OutputRef) -
 }
 
 /// Element type of an ONNX `TensorProto.DataType` code, for the float types softmax accepts.
-fn float_type(code: i64) -> Option<ElementType> {
+pub(super) fn float_type(code: i64) -> Option<ElementType> {
     Some(match code {
         1 => ElementType::F32,
         10 => ElementType::F16,
@@ -545,34 +545,34 @@ fn causal_conv_with_state(c: &mut NodeContext<'_>) -> R {
 }
 
 /// A body model under construction for a TensorIterator.
-struct BodyBuilder {
-    m: ir_graph::Model,
+pub(super) struct BodyBuilder {
+    pub(super) m: ir_graph::Model,
 }
 
 impl BodyBuilder {
-    fn param(&mut self, c: &NodeContext<'_>, et: ElementType, shape: ir_graph::PartialShape) -> Out {
+    pub(super) fn param(&mut self, c: &NodeContext<'_>, et: ElementType, shape: ir_graph::PartialShape) -> Out {
         let name = self.m.fresh_name("Parameter");
         self.m.add_parameter(&name, et, shape).map(OutputRef::from).map_err(|e| c.error(e.to_string()))
     }
 
-    fn add(&mut self, c: &NodeContext<'_>, op: impl Into<ops::Op>, inputs: &[OutputRef]) -> Out {
+    pub(super) fn add(&mut self, c: &NodeContext<'_>, op: impl Into<ops::Op>, inputs: &[OutputRef]) -> Out {
         let op = op.into();
         let name = self.m.fresh_name(op.type_name());
         self.m.add_node(op, &name, inputs).map(OutputRef::from).map_err(|e| c.error(e.to_string()))
     }
 
-    fn constant(&mut self, c: &NodeContext<'_>, value: ir_graph::Tensor) -> Out {
+    pub(super) fn constant(&mut self, c: &NodeContext<'_>, value: ir_graph::Tensor) -> Out {
         self.add(c, ops::Constant { value }, &[])
     }
 
-    fn result(&mut self, c: &NodeContext<'_>, o: OutputRef) -> Result<(), FrontendError> {
+    pub(super) fn result(&mut self, c: &NodeContext<'_>, o: OutputRef) -> Result<(), FrontendError> {
         let name = self.m.fresh_name("Result");
         self.m.add_result(&name, o).map(|_| ()).map_err(|e| c.error(e.to_string()))
     }
 }
 
 /// The shape of `x` with dim `axis` set to 1: one TensorIterator slice.
-fn one_step(c: &NodeContext<'_>, x: OutputRef, axis: usize) -> ir_graph::PartialShape {
+pub(super) fn one_step(c: &NodeContext<'_>, x: OutputRef, axis: usize) -> ir_graph::PartialShape {
     match c.shape(x) {
         ir_graph::PartialShape::Ranked(mut d) if axis < d.len() => {
             d[axis] = ir_graph::Dim::fixed(1);

@@ -5,7 +5,8 @@
 //! IR ops are batch-major, so Transposes wrap the op. ONNX LSTM gates are ordered i, o, f, c and
 //! OpenVINO's f, i, c, o, so weights and biases are re-ordered with a Gather (folded for constant
 //! weights). ONNX keeps separate input and recurrent biases; the IR op takes their sum (and, for
-//! GRU with `linear_before_reset`, the candidate's two biases apart).
+//! GRU with `linear_before_reset`, the candidate's two biases apart). LSTM with peephole weights
+//! is a TensorIterator over the ONNX cell (`lstm_peephole`).
 
 use ir_graph::ops::{self, RnnDirection};
 use ir_graph::{ElementType, OutputRef, Tensor};
@@ -108,15 +109,17 @@ fn recurrent(c: &mut NodeContext<'_>, cell: Cell) -> R {
     if cell == Cell::Lstm && c.attr_int("input_forget", 0)? != 0 {
         return Err(c.error("input_forget = 1 (coupled input and forget gates) has no LSTMSequence-5 equivalent"));
     }
-    if cell == Cell::Lstm
-        && let Some(p) = c.opt_input(7)
-    {
-        // LSTMSequence-5 has no peephole input; all-zero peepholes are the same as none.
-        let zero = c.const_input(7).and_then(|t| t.to_f64_vec().ok()).is_some_and(|v| v.iter().all(|&x| x == 0.0));
-        if !zero {
-            let _ = p;
-            return Err(c.error("peephole weights (input P) are not supported: LSTMSequence-5 has no peepholes"));
+    // LSTMSequence-5 has no peephole input; all-zero peepholes are the same as none, others
+    // take the TensorIterator path.
+    let peepholes = match c.opt_input(7) {
+        Some(p) if cell == Cell::Lstm => {
+            let zero = c.const_input(7).and_then(|t| t.to_f64_vec().ok()).is_some_and(|v| v.iter().all(|&x| x == 0.0));
+            if zero { None } else { Some(p) }
         }
+        _ => None,
+    };
+    if peepholes.is_some() && clip != 0.0 {
+        return Err(c.error("clip together with peephole weights (input P) is not supported"));
     }
     // Activations: one set per direction; the IR op has one set for both.
     let per_dir = cell.default_activations().len();
@@ -200,6 +203,24 @@ fn recurrent(c: &mut NodeContext<'_>, cell: Cell) -> R {
         }
     };
 
+    if let Some(p) = peepholes {
+        let c0 = c0.ok_or_else(|| c.error("missing initial cell state"))?;
+        let l = super::lstm_peephole::PeepholeLstm {
+            x: xb,
+            h0,
+            c0,
+            lens,
+            w,
+            r,
+            bias,
+            p,
+            direction,
+            hidden: hs,
+            activations: &activations,
+        };
+        let [y, h, cell_state] = super::lstm_peephole::peephole_lstm(c, &l)?;
+        return finish(c, layout, y, &[h, cell_state]);
+    }
     let activations_alpha = Vec::new();
     let activations_beta = Vec::new();
     let node = match cell {
@@ -242,12 +263,17 @@ fn recurrent(c: &mut NodeContext<'_>, cell: Cell) -> R {
         }
     };
     let port = |i: u32| OutputRef { node, index: i };
-    // Y [batch, nd, seq, hidden] -> [seq, nd, batch, hidden] (layout 0) or [batch, seq, nd, hidden].
-    let y = transpose(c, port(0), if layout == 0 { &[2, 1, 0, 3] } else { &[0, 2, 1, 3] })?;
+    let states: Vec<OutputRef> = (0..if cell == Cell::Lstm { 2 } else { 1 }).map(|k| port(1 + k)).collect();
+    finish(c, layout, port(0), &states)
+}
+
+/// The ONNX outputs from the batch-major Y `[batch, nd, seq, hidden]` and states
+/// `[batch, nd, hidden]`.
+fn finish(c: &mut NodeContext<'_>, layout: i64, y: OutputRef, states: &[OutputRef]) -> R {
+    // Y -> [seq, nd, batch, hidden] (layout 0) or [batch, seq, nd, hidden].
+    let y = transpose(c, y, if layout == 0 { &[2, 1, 0, 3] } else { &[0, 2, 1, 3] })?;
     let mut outs = vec![y];
-    let n_states = if cell == Cell::Lstm { 2 } else { 1 };
-    for k in 0..n_states {
-        let s = port(1 + k);
+    for &s in states {
         outs.push(if layout == 0 { transpose(c, s, &[1, 0, 2])? } else { s });
     }
     Ok(outs)

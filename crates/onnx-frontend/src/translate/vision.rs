@@ -1,4 +1,4 @@
-//! GridSample -> GridSample-9 (4-D only, as in OpenVINO); NonMaxSuppression -> NonMaxSuppression-9;
+//! GridSample -> GridSample-9 (4-D, as in OpenVINO; 5-D is decomposed in `grid_sample_3d`); NonMaxSuppression -> NonMaxSuppression-9;
 //! RoiAlign -> ROIAlign-9; DeformConv -> DeformableConvolution-8 (+ Add for the bias);
 //! AffineGrid -> MatMul of a Range-built base grid with theta; MaxUnpool ->
 //! ScatterElementsUpdate into zeros; CenterCropPad -> Slice + Pad.
@@ -36,12 +36,16 @@ fn grid_sample(c: &mut NodeContext<'_>) -> R {
         "reflection" => GridSamplePadding::Reflection,
         other => return Err(c.error(format!("unknown padding_mode '{other}'"))),
     };
-    if let Some(r) = c.shape(x).rank()
-        && r != 4
-    {
-        return Err(c.error(format!("only 4-D input is supported (GridSample-9), got rank {r}")));
-    }
     let align_corners = c.attr_int("align_corners", 0)? != 0;
+    match c.shape(x).rank() {
+        Some(5) => {
+            return Ok(vec![super::grid_sample_3d::grid_sample_3d(c, x, grid, mode, padding_mode, align_corners)?]);
+        }
+        Some(r) if r != 4 => {
+            return Err(c.error(format!("only 4-D (GridSample-9) and 5-D inputs are supported, got rank {r}")));
+        }
+        _ => {}
+    }
     Ok(vec![c.add(ops::GridSample { align_corners, mode, padding_mode }, &[x, grid])?])
 }
 
