@@ -146,6 +146,12 @@ fn squeeze_param(c: &NodeContext<'_>, m: &mut Model, p: usize, axis: usize) -> R
 
 fn loop_op(c: &mut NodeContext<'_>) -> R {
     let n = c.input_count().saturating_sub(2);
+    if let Some(k) = (0..n).find(|&k| c.opt_sequence_input(2 + k).is_some()) {
+        return Err(c.error(format!(
+            "loop-carried value {k} is a sequence: its length may change with every iteration, so it is known \
+             only at run time, and IR has no sequence type to carry it"
+        )));
+    }
     let carried: Vec<OutputRef> = (0..n).map(|k| c.input(2 + k)).collect::<Result<_, _>>()?;
     let trip = match c.opt_input(0) {
         Some(m) => m,
