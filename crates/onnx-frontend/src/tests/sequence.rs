@@ -223,3 +223,117 @@ fn a_sequence_fed_to_a_tensor_op_is_refused() {
     let e = err_of(&b);
     assert!(e.contains("Relu") && e.contains("input 's' is a sequence"), "{e}");
 }
+
+// ----- sub-graphs -----
+
+use super::control::{graph, with_graphs};
+
+fn bool_scalar(v: bool) -> Tensor {
+    Tensor::from_bools(vec![], &[v]).expect("bool")
+}
+
+#[test]
+fn if_branches_return_sequences_of_one_length() {
+    let then_g = graph("then", vec![], vec![node("SequenceConstruct", &["a", "b"], &["ts"], vec![])], &["ts"]);
+    let else_g = graph("else", vec![], vec![node("SequenceConstruct", &["b", "a"], &["es"], vec![])], &["es"]);
+    let m = Builder::new(16)
+        .input(vi("cond", BOOL, &[]))
+        .input(vi("a", F32, &[2]))
+        .input(vi("b", F32, &[2]))
+        .node(with_graphs(
+            node("If", &["cond"], &["s"], vec![]),
+            vec![("then_branch", then_g), ("else_branch", else_g)],
+        ))
+        .node(node("ConcatFromSequence", &["s"], &["y"], vec![("axis", A::I(0))]))
+        .output("y")
+        .read_ok();
+    let (a, b) = (f32v(&[1., 2.]), f32v(&[3., 4.]));
+    assert_eq!(vals(&run(&m, &[bool_scalar(true), a.clone(), b.clone()])[0]), vec![1., 2., 3., 4.]);
+    assert_eq!(vals(&run(&m, &[bool_scalar(false), a, b])[0]), vec![3., 4., 1., 2.]);
+}
+
+#[test]
+fn if_branches_with_sequences_of_different_lengths_are_refused() {
+    let then_g = graph("then", vec![], vec![node("SequenceConstruct", &["a", "a"], &["ts"], vec![])], &["ts"]);
+    let else_g = graph("else", vec![], vec![node("SequenceConstruct", &["a"], &["es"], vec![])], &["es"]);
+    let b = Builder::new(16)
+        .input(vi("cond", BOOL, &[]))
+        .input(vi("a", F32, &[2]))
+        .node(with_graphs(
+            node("If", &["cond"], &["s"], vec![]),
+            vec![("then_branch", then_g), ("else_branch", else_g)],
+        ))
+        .node(node("SequenceLength", &["s"], &["n"], vec![]))
+        .output("n");
+    let e = err_of(&b);
+    assert!(e.contains("2 elements in the then branch and 1 in the else branch"), "{e}");
+    assert!(e.contains("known only at run time"), "{e}");
+}
+
+#[test]
+fn bodies_read_sequences_of_enclosing_graphs() {
+    // Each branch picks one element of the outer sequence, the else branch at a runtime position.
+    let then_g = graph("then", vec![], vec![node("SequenceAt", &["s", "zero"], &["t"], vec![])], &["t"]);
+    let else_g = graph("else", vec![], vec![node("SequenceAt", &["s", "pos"], &["e"], vec![])], &["e"]);
+    let m = abc(16)
+        .input(vi("cond", BOOL, &[]))
+        .init(i64_typed("zero", &[], &[0]))
+        .node(with_graphs(
+            node("If", &["cond"], &["y"], vec![]),
+            vec![("then_branch", then_g), ("else_branch", else_g)],
+        ))
+        .output("y")
+        .read_ok();
+    let mut ins = abc_inputs(-1);
+    ins.push(bool_scalar(true));
+    assert_eq!(vals(&run(&m, &ins)[0]), vec![1., 2.]);
+    ins[4] = bool_scalar(false);
+    assert_eq!(vals(&run(&m, &ins)[0]), vec![5., 6.]);
+}
+
+#[test]
+fn sequence_map_applies_the_body_to_elements_of_different_shapes() {
+    // x [5] split into [2] and [3]; the body adds the tensor input and returns the shape too.
+    let body = graph(
+        "body",
+        vec![value_info("e", F32, &[None]), vi("k", F32, &[])],
+        vec![node("Add", &["e", "k"], &["sum"], vec![]), node("Shape", &["e"], &["shape"], vec![])],
+        &["sum", "shape"],
+    );
+    let m = Builder::new(17)
+        .input(vi("x", F32, &[5]))
+        .input(vi("k", F32, &[]))
+        .init(i64_typed("lens", &[2], &[2, 3]))
+        .node(node("SplitToSequence", &["x", "lens"], &["s"], vec![]))
+        .node(with_graphs(node("SequenceMap", &["s", "k"], &["sums", "shapes"], vec![]), vec![("body", body)]))
+        .node(node("ConcatFromSequence", &["sums"], &["y"], vec![("axis", A::I(0))]))
+        .node(node("ConcatFromSequence", &["shapes"], &["dims"], vec![("axis", A::I(0))]))
+        .output("y")
+        .output("dims")
+        .read_ok();
+    let out = run(&m, &[f32v(&[1., 2., 3., 4., 5.]), Tensor::scalar(10f32)]);
+    assert_eq!(vals(&out[0]), vec![11., 12., 13., 14., 15.]);
+    assert_eq!(out[1].values::<i64>().expect("i64").into_owned(), vec![2, 3]);
+}
+
+#[test]
+fn a_loop_carried_sequence_is_refused() {
+    let body = graph(
+        "body",
+        vec![vi("i", I64, &[]), vi("cond_in", BOOL, &[]), value_info("seq_in", F32, &[])],
+        vec![
+            node("Identity", &["cond_in"], &["cond_out"], vec![]),
+            node("SequenceInsert", &["seq_in", "a"], &["seq_out"], vec![]),
+        ],
+        &["cond_out", "seq_out"],
+    );
+    let b = Builder::new(13)
+        .input(vi("M", I64, &[]))
+        .input(vi("a", F32, &[2]))
+        .node(node("SequenceEmpty", &[], &["s0"], vec![]))
+        .node(with_graphs(node("Loop", &["M", "", "s0"], &["s"], vec![]), vec![("body", body)]))
+        .node(node("SequenceLength", &["s"], &["n"], vec![]))
+        .output("n");
+    let e = err_of(&b);
+    assert!(e.contains("Loop") && e.contains("loop-carried value 0 is a sequence"), "{e}");
+}

@@ -5,7 +5,9 @@
 //! (Unsqueeze + Concat) and picked with Gather at a normalized index; Insert and Erase at a
 //! runtime position keep a known length and pick every resulting element from the stack.
 
-use ir_graph::{Dim, ElementType, OutputRef, PartialShape, ops};
+use std::collections::HashMap;
+
+use ir_graph::{Dim, ElementType, Model, Op, OutputRef, PartialShape, ops};
 
 use super::{NodeContext, Registry};
 use crate::error::FrontendError;
@@ -54,6 +56,7 @@ pub(super) fn register(r: &mut Registry) {
     r.register("", "SequenceLength", &[11], length);
     r.register("", "SplitToSequence", &[11, 24], split_to_sequence);
     r.register("", "ConcatFromSequence", &[11], concat_from_sequence);
+    r.register("", "SequenceMap", &[17], sequence_map);
 }
 
 /// Identity (and optional wrapping) of a sequence or a tensor.
@@ -255,6 +258,87 @@ fn concat_from_sequence(c: &mut NodeContext<'_>) -> R {
     let parts: Vec<OutputRef> =
         seq.elements.iter().map(|&e| c.add(ops::Unsqueeze {}, &[e, a])).collect::<Result<_, _>>()?;
     Ok(vec![c.add(ops::Concat { axis }, &parts)?])
+}
+
+/// SequenceMap: the body is translated for each position (elements may differ in shape) and
+/// its nodes are copied into the graph, fed that position's elements and the tensor inputs.
+fn sequence_map(c: &mut NodeContext<'_>) -> R {
+    let len = c.sequence_input(0)?.elements.len();
+    let mut per_input = Vec::with_capacity(c.input_count());
+    for k in 0..c.input_count() {
+        match c.opt_sequence_input(k) {
+            Some(s) if s.elements.len() != len => {
+                return Err(
+                    c.error(format!("input {k} is a sequence of {} elements, input 0 one of {len}", s.elements.len()))
+                );
+            }
+            Some(s) => per_input.push(Err(s)),
+            None => per_input.push(Ok(c.input(k)?)),
+        }
+    }
+    let n_out = c.output_count();
+    let mut outputs: Vec<Vec<OutputRef>> = vec![Vec::with_capacity(len); n_out];
+    for i in 0..len {
+        let args: Vec<OutputRef> =
+            per_input.iter().map(|v| v.as_ref().map_or_else(|s| s.elements[i], |t| *t)).collect();
+        let formal: Vec<_> = args.iter().map(|&a| Some((c.element_type(a), c.shape(a)))).collect();
+        let (body, outer, layout) = c.body_with_sequences("body", &formal)?;
+        if layout.iter().any(Option::is_some) {
+            return Err(c.error("the body returns a sequence; SequenceMap bodies return tensors"));
+        }
+        if layout.len() != n_out {
+            return Err(c.error(format!("the body has {} outputs, the node {n_out}", layout.len())));
+        }
+        let mut fed = args;
+        fed.extend(outer);
+        let results = inline(c, &body, &fed)?;
+        for (out, r) in outputs.iter_mut().zip(results) {
+            out.push(r);
+        }
+    }
+    for (k, elements) in outputs.into_iter().enumerate() {
+        let elem_type = elements.first().map_or(ElementType::Dynamic, |&e| c.element_type(e));
+        c.set_sequence_output(k, Sequence { elements, elem_type });
+    }
+    Ok(vec![])
+}
+
+fn body_error(c: &NodeContext<'_>, e: ir_graph::GraphError) -> FrontendError {
+    c.error(format!("body: {e}"))
+}
+
+/// Copies the nodes of `body` into the graph with its Parameters fed by `args`; returns the
+/// values its Results read.
+fn inline(c: &mut NodeContext<'_>, body: &Model, args: &[OutputRef]) -> Result<Vec<OutputRef>, FrontendError> {
+    if body.parameters().len() != args.len() {
+        return Err(c.error(format!("the body has {} inputs, expected {}", body.parameters().len(), args.len())));
+    }
+    let mut map: HashMap<OutputRef, OutputRef> =
+        body.parameters().iter().zip(args).map(|(&p, &a)| (OutputRef::new(p, 0), a)).collect();
+    for id in body.topological_order().map_err(|e| body_error(c, e))? {
+        let n = body.node(id).map_err(|e| body_error(c, e))?;
+        if matches!(n.op, Op::Parameter(_) | Op::ResultOp(_)) {
+            continue;
+        }
+        let inputs = n
+            .inputs
+            .iter()
+            .map(|i| {
+                map.get(i).copied().ok_or_else(|| c.error(format!("body node '{}' reads an unknown value", n.name)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let new = c.add_node(n.op.clone(), &inputs)?;
+        for k in 0..n.outputs.len() {
+            map.insert(OutputRef::new(id, k as u32), OutputRef::new(new, k as u32));
+        }
+    }
+    body.results()
+        .iter()
+        .map(|&r| {
+            let src = body.node(r).map_err(|e| body_error(c, e))?.inputs.first().copied();
+            src.and_then(|s| map.get(&s).copied()).ok_or_else(|| c.error("a body result reads an unknown value"))
+        })
+        .collect()
 }
 
 // ----- runtime positions -----
