@@ -120,14 +120,12 @@ fn normalize(c: &NodeContext<'_>, p: i64, len: usize, max: usize) -> Result<usiz
 fn insert(c: &mut NodeContext<'_>) -> R {
     let seq = c.sequence_input(0)?;
     let t = c.input(1)?;
-    if !seq.elements.is_empty() || seq.elem_type != ElementType::Dynamic {
-        let et = c.element_type(t);
-        if !same_type(et, seq.elem_type) {
-            return Err(c.error(format!("inserting a {et} tensor into a sequence of {}", seq.elem_type)));
-        }
+    let t_type = c.element_type(t);
+    if !same_type(t_type, seq.elem_type) {
+        return Err(c.error(format!("inserting a {t_type} tensor into a sequence of {}", seq.elem_type)));
     }
     let n = seq.elements.len();
-    let et = if seq.elem_type == ElementType::Dynamic { c.element_type(t) } else { seq.elem_type };
+    let et = if seq.elem_type == ElementType::Dynamic { t_type } else { seq.elem_type };
     let mut elements = seq.elements.clone();
     match (c.opt_input(2), const_position(c, 2)?) {
         (None, _) => elements.push(t),
