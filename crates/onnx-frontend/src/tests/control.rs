@@ -7,13 +7,18 @@ use crate::proto::attribute_proto::AttributeType;
 use crate::proto::{AttributeProto, GraphProto, NodeProto};
 use crate::test_support::*;
 
-fn graph_attr(name: &str, g: GraphProto) -> AttributeProto {
+pub(super) fn graph_attr(name: &str, g: GraphProto) -> AttributeProto {
     let mut p = AttributeProto { name: Some(name.into()), g: Some(g), ..Default::default() };
     p.set_type(AttributeType::Graph);
     p
 }
 
-fn graph(name: &str, inputs: Vec<crate::proto::ValueInfoProto>, nodes: Vec<NodeProto>, outputs: &[&str]) -> GraphProto {
+pub(super) fn graph(
+    name: &str,
+    inputs: Vec<crate::proto::ValueInfoProto>,
+    nodes: Vec<NodeProto>,
+    outputs: &[&str],
+) -> GraphProto {
     GraphProto {
         name: Some(name.into()),
         input: inputs,
@@ -26,7 +31,7 @@ fn graph(name: &str, inputs: Vec<crate::proto::ValueInfoProto>, nodes: Vec<NodeP
     }
 }
 
-fn with_graphs(mut n: NodeProto, graphs: Vec<(&str, GraphProto)>) -> NodeProto {
+pub(super) fn with_graphs(mut n: NodeProto, graphs: Vec<(&str, GraphProto)>) -> NodeProto {
     n.attribute.extend(graphs.into_iter().map(|(k, g)| graph_attr(k, g)));
     n
 }

@@ -5,6 +5,7 @@ mod decompositions;
 mod errors;
 mod external;
 mod light;
+mod sequence;
 mod signal;
 mod slicing;
 mod translators;

@@ -8,6 +8,7 @@
 use ir_graph::ops::{self, Body, InputDesc, OutputDesc, SliceAttrs};
 use ir_graph::{Dim, ElementType, Model, NodeId, Op, OutputRef, PartialShape, Tensor};
 
+use super::sequence::Sequence;
 use super::{NodeContext, Registry};
 use crate::error::FrontendError;
 
@@ -33,8 +34,29 @@ fn outputs_of(id: NodeId, n: usize) -> Vec<OutputRef> {
 
 fn if_op(c: &mut NodeContext<'_>) -> R {
     let cond = c.input(0)?;
-    let (then_m, then_outer) = c.body("then_branch", &[])?;
-    let (else_m, else_outer) = c.body("else_branch", &[])?;
+    let (then_m, then_outer, then_layout) = c.body_with_sequences("then_branch", &[])?;
+    let (else_m, else_outer, else_layout) = c.body_with_sequences("else_branch", &[])?;
+    if then_layout.len() != else_layout.len() {
+        return Err(c.error(format!(
+            "the then branch has {} outputs and the else branch {}",
+            then_layout.len(),
+            else_layout.len()
+        )));
+    }
+    // A sequence output is one If output per element, so both branches must agree on its length.
+    for (k, (t, e)) in then_layout.iter().zip(&else_layout).enumerate() {
+        match (t, e) {
+            (None, None) => {}
+            (Some((a, _)), Some((b, _))) if a == b => {}
+            (Some((a, _)), Some((b, _))) => {
+                return Err(c.error(format!(
+                    "output {k} is a sequence of {a} elements in the then branch and {b} in the else branch: \
+                     its length is known only at run time, and IR has no sequence type"
+                )));
+            }
+            _ => return Err(c.error(format!("output {k} is a sequence in one branch and a tensor in the other"))),
+        }
+    }
     let (nt, ne) = (then_m.results().len(), else_m.results().len());
     if nt != ne {
         return Err(c.error(format!("the then branch has {nt} outputs and the else branch {ne}")));
@@ -53,7 +75,25 @@ fn if_op(c: &mut NodeContext<'_>) -> R {
         else_body: Body::new(else_m),
     };
     let id = c.add_node(op, &inputs)?;
-    Ok(outputs_of(id, nt))
+    let ports = outputs_of(id, nt);
+    let mut outs = Vec::with_capacity(then_layout.len());
+    let mut next = 0;
+    for (k, l) in then_layout.iter().enumerate() {
+        match l {
+            None => {
+                outs.push(ports[next]);
+                next += 1;
+            }
+            Some((len, et)) => {
+                let elements = ports[next..next + len].to_vec();
+                next += len;
+                c.set_sequence_output(k, Sequence { elements, elem_type: *et });
+                // Stands in for the sequence, which has no port of its own.
+                outs.push(cond);
+            }
+        }
+    }
+    Ok(outs)
 }
 
 /// The shape both `a` and `b` fit: dims that differ become dynamic.
@@ -160,6 +200,12 @@ fn squeeze_param(c: &NodeContext<'_>, m: &mut Model, p: usize, axis: usize) -> R
 
 fn loop_op(c: &mut NodeContext<'_>) -> R {
     let n = c.input_count().saturating_sub(2);
+    if let Some(k) = (0..n).find(|&k| c.opt_sequence_input(2 + k).is_some()) {
+        return Err(c.error(format!(
+            "loop-carried value {k} is a sequence: its length may change with every iteration, so it is known \
+             only at run time, and IR has no sequence type to carry it"
+        )));
+    }
     let carried: Vec<OutputRef> = (0..n).map(|k| c.input(2 + k)).collect::<Result<_, _>>()?;
     let trip = match c.opt_input(0) {
         Some(m) => m,

@@ -76,7 +76,7 @@ pub(super) fn register(r: &mut Registry) {
     r.register(d, "Cast", &[1, 6, 9, 13, 19, 21, 23], cast);
     r.register(d, "CastLike", &[15, 19, 21, 23], cast_like);
     r.register(d, "Where", &[9, 16], where_);
-    r.register(d, "Identity", &[1, 13, 14, 16, 19, 21, 23], |c| Ok(vec![c.input(0)?]));
+    r.register(d, "Identity", &[1, 13, 14, 16, 19, 21, 23], super::sequence::identity);
 }
 
 fn unary(c: &mut NodeContext<'_>, op: impl Into<Op>) -> R {

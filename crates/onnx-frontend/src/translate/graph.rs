@@ -6,6 +6,7 @@ use std::path::Path;
 
 use ir_graph::{Dim, ElementType, Model, OutputRef, PartialShape};
 
+use super::sequence::{self, Sequence};
 use super::{Lookup, NodeContext, Registry, canonical_domain, display_name};
 use crate::ConvertOptions;
 use crate::error::FrontendError;
@@ -21,6 +22,14 @@ pub const MODEL_NAME: &str = "onnx_Frontend_IR";
 enum Source<'g> {
     Value(OutputRef),
     Initializer(&'g TensorProto),
+    /// A sequence resolved at conversion time (IR has no sequence type).
+    Sequence(Sequence),
+}
+
+/// A translated value: a tensor, or a sequence of tensors.
+enum Val {
+    Tensor(OutputRef),
+    Sequence(Sequence),
 }
 
 struct GraphBuilder<'g> {
@@ -30,18 +39,33 @@ struct GraphBuilder<'g> {
 }
 
 impl<'g> GraphBuilder<'g> {
-    /// The producer of a value, creating the Const of an initializer on first use.
-    fn value(&mut self, name: &'g str) -> Result<Option<OutputRef>, FrontendError> {
+    /// The producer of a tensor value, creating the Const of an initializer on first use;
+    /// `what` says where a sequence was found instead, for the error.
+    fn value(
+        &mut self,
+        name: &'g str,
+        what: &dyn Fn(&str) -> FrontendError,
+    ) -> Result<Option<OutputRef>, FrontendError> {
+        match self.lookup(name)? {
+            None => Ok(None),
+            Some(Val::Tensor(o)) => Ok(Some(o)),
+            Some(Val::Sequence(_)) => Err(what(name)),
+        }
+    }
+
+    /// A value by name: a tensor (initializers become Consts on first use) or a sequence.
+    fn lookup(&mut self, name: &'g str) -> Result<Option<Val>, FrontendError> {
         match self.values.get(name) {
             None => Ok(None),
-            Some(Source::Value(o)) => Ok(Some(*o)),
+            Some(Source::Value(o)) => Ok(Some(Val::Tensor(*o))),
+            Some(Source::Sequence(s)) => Ok(Some(Val::Sequence(s.clone()))),
             Some(Source::Initializer(t)) => {
                 let tensor = self.loader.tensor(t, name)?;
                 let id = self.model.add_const(name, tensor)?;
                 let out = OutputRef::from(id);
                 self.model.port_mut(out)?.names.insert(name.to_string());
                 self.values.insert(name, Source::Value(out));
-                Ok(Some(out))
+                Ok(Some(Val::Tensor(out)))
             }
         }
     }
@@ -57,6 +81,9 @@ fn tensor_type(t: Option<&TypeProto>) -> Option<&type_proto::Tensor> {
 /// Declared element type and shape of a graph input (missing dims and `dim_param` -> dynamic).
 fn declared(v: &ValueInfoProto) -> Result<(ElementType, PartialShape), String> {
     let Some(t) = tensor_type(v.r#type.as_ref()) else {
+        if let Some(type_proto::Value::SequenceType(_)) = v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+            return Err(sequence::INTERFACE_MESSAGE.into());
+        }
         if v.r#type.as_ref().is_some_and(|t| t.value.is_some()) {
             return Err("only tensor inputs are supported (not sequences, maps or optionals)".into());
         }
@@ -253,8 +280,10 @@ pub(crate) fn translate_model(
             })
             .collect::<Result<_, _>>()?
     };
+    let seq_out = |n: &str| invalid(format!("graph output '{n}' is a sequence: {}", sequence::INTERFACE_MESSAGE));
     for name in selected {
-        let out = b.value(name)?.ok_or_else(|| invalid(format!("graph output '{name}' is never produced")))?;
+        let out =
+            b.value(name, &seq_out)?.ok_or_else(|| invalid(format!("graph output '{name}' is never produced")))?;
         b.model.add_result(&format!("{name}/sink_port_0"), out)?;
     }
     Ok(b.model)
@@ -269,11 +298,13 @@ fn name_outputs(
     model: &mut Model,
     node: &crate::proto::NodeProto,
     outs: &[OutputRef],
+    seq_outs: &[Option<Sequence>],
     first_new: usize,
 ) -> Result<(), FrontendError> {
     let common = outs.windows(2).all(|w| w[0].node == w[1].node);
-    for (onnx_name, &out) in node.output.iter().zip(outs) {
-        if onnx_name.is_empty() {
+    for (k, (onnx_name, &out)) in node.output.iter().zip(outs).enumerate() {
+        // A sequence output has no IR port of its own.
+        if onnx_name.is_empty() || seq_outs.get(k).is_some_and(Option::is_some) {
             continue;
         }
         if out.node.0 as usize >= first_new {
@@ -388,31 +419,67 @@ fn translate_nodes<'g>(
             },
         })?;
         let mut inputs = Vec::with_capacity(node.input.len());
+        let mut seq_inputs = Vec::with_capacity(node.input.len());
         for name in &node.input {
             if name.is_empty() {
                 inputs.push(None);
-            } else {
-                let v = b.value(name)?.ok_or_else(|| invalid(format!("input '{name}' is undefined")))?;
-                inputs.push(Some(v));
+                seq_inputs.push(None);
+                continue;
+            }
+            match b.lookup(name)?.ok_or_else(|| invalid(format!("input '{name}' is undefined")))? {
+                Val::Tensor(v) => {
+                    inputs.push(Some(v));
+                    seq_inputs.push(None);
+                }
+                Val::Sequence(s) if sequence::reads_sequences(domain, node.op_type()) => {
+                    inputs.push(None);
+                    seq_inputs.push(Some(s));
+                }
+                Val::Sequence(_) => {
+                    return Err(FrontendError::Node {
+                        node: display_name(node),
+                        op: node.op_type().to_string(),
+                        domain: domain.to_string(),
+                        opset,
+                        message: format!("input '{name}' is a sequence, which this op does not take"),
+                    });
+                }
             }
         }
         let mut outer_values = HashMap::new();
+        let mut outer_sequences = HashMap::new();
         for name in node_free_names(node) {
-            let v = b.value(name)?.ok_or_else(|| {
-                invalid(format!("'{name}', read inside a sub-graph of node '{}', is undefined", display_name(node)))
-            })?;
-            outer_values.insert(name.to_string(), v);
+            match b.lookup(name)? {
+                Some(Val::Tensor(v)) => {
+                    outer_values.insert(name.to_string(), v);
+                }
+                Some(Val::Sequence(s)) => {
+                    outer_sequences.insert(name.to_string(), s);
+                }
+                None => {
+                    return Err(invalid(format!(
+                        "'{name}', read inside a sub-graph of node '{}', is undefined",
+                        display_name(node)
+                    )));
+                }
+            }
         }
         let outputs_used: Vec<bool> = node.output.iter().map(|o| !o.is_empty() && used.contains(o.as_str())).collect();
         let first_new = b.model.node_count();
-        let outs = {
+        let (outs, seq_outs) = {
             let mut ctx = NodeContext::new(&mut b.model, node, inputs, outputs_used, opset, loader);
-            ctx.set_scope(env, outer_values);
-            translator(&mut ctx)?
+            ctx.set_scope(env, outer_values, outer_sequences);
+            ctx.set_sequence_inputs(seq_inputs);
+            let outs = translator(&mut ctx)?;
+            (outs, ctx.take_sequence_outputs())
         };
-        name_outputs(&mut b.model, node, &outs, first_new)?;
+        name_outputs(&mut b.model, node, &outs, &seq_outs, first_new)?;
         for (k, o) in node.output.iter().enumerate() {
             if o.is_empty() {
+                continue;
+            }
+            if let Some(Some(seq)) = seq_outs.get(k) {
+                b.values.insert(o, Source::Sequence(seq.clone()));
                 continue;
             }
             match outs.get(k) {
@@ -436,15 +503,28 @@ fn translate_nodes<'g>(
     Ok(())
 }
 
+/// What a sub-graph reads from an enclosing graph.
+pub(crate) enum OuterKind {
+    /// A tensor of this type and shape.
+    Tensor(ElementType, PartialShape),
+    /// A sequence of this element type, with the type and shape of each element.
+    Sequence(ElementType, Vec<(ElementType, PartialShape)>),
+}
+
+/// Per output of a sub-graph: `None` for a tensor, else the length and element type of a
+/// sequence (whose elements are consecutive Results).
+pub(crate) type Layout = Vec<Option<(usize, ElementType)>>;
+
 /// Translates a sub-graph into its own model. Its Parameters are the graph's inputs (typed by
 /// `formal` where given, else as declared), then one per name in `outer` (values of enclosing
-/// graphs the body reads); its Results are the graph's outputs.
+/// graphs the body reads; one per element of a sequence); its Results are the graph's outputs
+/// (one per element of a sequence output), laid out as the returned [`Layout`] says.
 pub(crate) fn translate_body<'g>(
     env: &Env<'_>,
     graph: &'g GraphProto,
     formal: &[Option<(ElementType, PartialShape)>],
-    outer: &[(&'g str, ElementType, PartialShape)],
-) -> Result<Model, FrontendError> {
+    outer: &[(&'g str, OuterKind)],
+) -> Result<(Model, Layout), FrontendError> {
     let invalid = |m: String| env.invalid(m);
     if !graph.sparse_initializer.is_empty() {
         return Err(invalid("sparse initializers are not supported".into()));
@@ -477,20 +557,44 @@ pub(crate) fn translate_body<'g>(
         b.values.insert(name, Source::Value(out));
         defined.insert(name);
     }
-    for (name, et, shape) in outer {
-        let id = b.model.add_parameter(name, *et, shape.clone())?;
-        let out = OutputRef::from(id);
-        b.model.port_mut(out)?.names.insert(name.to_string());
-        b.values.insert(name, Source::Value(out));
+    for (name, kind) in outer {
+        match kind {
+            OuterKind::Tensor(et, shape) => {
+                let id = b.model.add_parameter(name, *et, shape.clone())?;
+                let out = OutputRef::from(id);
+                b.model.port_mut(out)?.names.insert(name.to_string());
+                b.values.insert(name, Source::Value(out));
+            }
+            OuterKind::Sequence(elem_type, elements) => {
+                let mut refs = Vec::with_capacity(elements.len());
+                for (k, (et, shape)) in elements.iter().enumerate() {
+                    let id = b.model.add_parameter(&format!("{name}/{k}"), *et, shape.clone())?;
+                    refs.push(OutputRef::from(id));
+                }
+                b.values.insert(name, Source::Sequence(Sequence { elements: refs, elem_type: *elem_type }));
+            }
+        }
         defined.insert(name);
     }
     translate_nodes(&mut b, graph, &defined, env)?;
+    let mut layout = Vec::with_capacity(graph.output.len());
     for o in &graph.output {
         let name = o.name();
-        let out = b
-            .value(name)?
+        let v = b
+            .lookup(name)?
             .ok_or_else(|| invalid(format!("output '{name}' of sub-graph '{}' is never produced", graph.name())))?;
-        b.model.add_result(&format!("{name}/sink_port_0"), out)?;
+        match v {
+            Val::Tensor(out) => {
+                b.model.add_result(&format!("{name}/sink_port_0"), out)?;
+                layout.push(None);
+            }
+            Val::Sequence(s) => {
+                for (k, &e) in s.elements.iter().enumerate() {
+                    b.model.add_result(&format!("{name}/{k}/sink_port_0"), e)?;
+                }
+                layout.push(Some((s.elements.len(), s.elem_type)));
+            }
+        }
     }
-    Ok(b.model)
+    Ok((b.model, layout))
 }

@@ -34,6 +34,7 @@ mod optional;
 mod reduce;
 mod resize;
 mod rnn;
+pub(crate) mod sequence;
 mod shape;
 mod signal;
 mod slicing;
@@ -109,6 +110,7 @@ impl Registry {
             ml::register(&mut r);
             optional::register(&mut r);
             random::register(&mut r);
+            sequence::register(&mut r);
             // Low-precision types: QuantizeLinear / DequantizeLinear.
             quantize::register(&mut r);
             r
@@ -144,18 +146,23 @@ pub struct NodeContext<'a> {
     loader: &'a TensorLoader,
     env: Option<&'a graph::Env<'a>>,
     outer_values: std::collections::HashMap<String, OutputRef>,
+    outer_sequences: std::collections::HashMap<String, sequence::Sequence>,
+    seq_inputs: Vec<Option<sequence::Sequence>>,
+    seq_outputs: Vec<Option<sequence::Sequence>>,
 }
 
 impl<'a> NodeContext<'a> {
-    /// Lets the node translate its sub-graphs: `outer_values` are the enclosing graphs' values
-    /// the sub-graphs read.
+    /// Lets the node translate its sub-graphs: `outer_values` and `outer_sequences` are the
+    /// enclosing graphs' values the sub-graphs read.
     pub(crate) fn set_scope(
         &mut self,
         env: &'a graph::Env<'a>,
         outer_values: std::collections::HashMap<String, OutputRef>,
+        outer_sequences: std::collections::HashMap<String, sequence::Sequence>,
     ) {
         self.env = Some(env);
         self.outer_values = outer_values;
+        self.outer_sequences = outer_sequences;
     }
 
     /// Translates the graph attribute `attr` into a body model whose first Parameters are the
@@ -166,24 +173,52 @@ impl<'a> NodeContext<'a> {
         attr: &str,
         formal: &[Option<(ElementType, PartialShape)>],
     ) -> Result<(Model, Vec<OutputRef>), FrontendError> {
+        let (m, refs, layout) = self.body_with_sequences(attr, formal)?;
+        if let Some(k) = layout.iter().position(Option::is_some) {
+            return Err(self.error(format!(
+                "output {k} of sub-graph '{attr}' is a sequence, which {} cannot return",
+                self.op_type()
+            )));
+        }
+        Ok((m, refs))
+    }
+
+    /// Like [`NodeContext::body`], where outer sequences become one Parameter per element and
+    /// a sequence output becomes one Result per element: the layout gives, per graph output,
+    /// `None` for a tensor or the length and element type of a sequence.
+    pub(crate) fn body_with_sequences(
+        &self,
+        attr: &str,
+        formal: &[Option<(ElementType, PartialShape)>],
+    ) -> Result<(Model, Vec<OutputRef>, graph::Layout), FrontendError> {
         let a = self.attr(attr).ok_or_else(|| self.error(format!("attribute '{attr}' is required")))?;
         self.check_kind(a, AttributeType::Graph)?;
         let g = a.g.as_ref().ok_or_else(|| self.error(format!("attribute '{attr}' holds no graph")))?;
         let env = self.env.ok_or_else(|| self.error("sub-graphs cannot be translated in this context"))?;
         let mut outer = Vec::new();
         let mut refs = Vec::new();
+        let typed = |o: OutputRef| -> Result<(ElementType, PartialShape), FrontendError> {
+            let p = self.model.port(o).map_err(|e| self.graph_error(e))?;
+            Ok((p.element_type, p.shape.clone()))
+        };
         for name in graph::free_names(g) {
+            if let Some(seq) = self.outer_sequences.get(name) {
+                let elements = seq.elements.iter().map(|&e| typed(e)).collect::<Result<_, _>>()?;
+                outer.push((name, graph::OuterKind::Sequence(seq.elem_type, elements)));
+                refs.extend(&seq.elements);
+                continue;
+            }
             let o = *self
                 .outer_values
                 .get(name)
                 .ok_or_else(|| self.error(format!("'{name}', read in sub-graph '{attr}', is undefined")))?;
-            let p = self.model.port(o).map_err(|e| self.graph_error(e))?;
-            outer.push((name, p.element_type, p.shape.clone()));
+            let (et, shape) = typed(o)?;
+            outer.push((name, graph::OuterKind::Tensor(et, shape)));
             refs.push(o);
         }
-        let mut m = graph::translate_body(env, g, formal, &outer)?;
+        let (mut m, layout) = graph::translate_body(env, g, formal, &outer)?;
         ir_graph::passes::standard_pipeline(&mut m).map_err(|e| self.graph_error(e))?;
-        Ok((m, refs))
+        Ok((m, refs, layout))
     }
     /// A context for `node`; `inputs` are resolved producers (`None` for empty optional inputs).
     pub(crate) fn new(
@@ -205,7 +240,39 @@ impl<'a> NodeContext<'a> {
             loader,
             env: None,
             outer_values: std::collections::HashMap::new(),
+            outer_sequences: std::collections::HashMap::new(),
+            seq_inputs: Vec::new(),
+            seq_outputs: Vec::new(),
         }
+    }
+
+    /// Tells which inputs are sequences (their tensor input is `None`).
+    pub(crate) fn set_sequence_inputs(&mut self, seqs: Vec<Option<sequence::Sequence>>) {
+        self.seq_inputs = seqs;
+    }
+
+    /// Input `i` as a sequence, or an error when it is a tensor or absent.
+    pub(crate) fn sequence_input(&self, i: usize) -> Result<sequence::Sequence, FrontendError> {
+        self.seq_inputs.get(i).cloned().flatten().ok_or_else(|| self.error(format!("input {i} must be a sequence")))
+    }
+
+    /// Input `i` as a sequence when it is one.
+    pub(crate) fn opt_sequence_input(&self, i: usize) -> Option<sequence::Sequence> {
+        self.seq_inputs.get(i).cloned().flatten()
+    }
+
+    /// Makes output `k` of the node a sequence (the translator's tensor output `k`, if any, is
+    /// ignored).
+    pub(crate) fn set_sequence_output(&mut self, k: usize, seq: sequence::Sequence) {
+        if self.seq_outputs.len() <= k {
+            self.seq_outputs.resize(k + 1, None);
+        }
+        self.seq_outputs[k] = Some(seq);
+    }
+
+    /// The sequence outputs the translator set, by output index.
+    pub(crate) fn take_sequence_outputs(&mut self) -> Vec<Option<sequence::Sequence>> {
+        std::mem::take(&mut self.seq_outputs)
     }
 
     /// The opset version in force for the node's domain.

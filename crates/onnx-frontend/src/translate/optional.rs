@@ -1,5 +1,6 @@
 //! Optional values. IR has no optional type, so an optional is resolved at conversion time:
-//! a present input is a plain tensor and an absent one is known to be empty.
+//! a present input is a plain tensor (or a sequence resolved the same way) and an absent one is
+//! known to be empty.
 
 use ir_graph::{OutputRef, Tensor};
 
@@ -15,6 +16,9 @@ pub(super) fn register(r: &mut Registry) {
 }
 
 fn wrap(c: &mut NodeContext<'_>) -> R {
+    if c.opt_sequence_input(0).is_some() {
+        return super::sequence::identity(c);
+    }
     match c.opt_input(0) {
         Some(x) => Ok(vec![x]),
         None => Err(c.error("an empty optional cannot be expressed in IR (it has no optional type)")),
@@ -23,12 +27,15 @@ fn wrap(c: &mut NodeContext<'_>) -> R {
 
 /// Whether the input holds a value: decided here, since only tensors reach this point.
 fn has_element(c: &mut NodeContext<'_>) -> R {
-    let present = c.opt_input(0).is_some();
+    let present = c.opt_input(0).is_some() || c.opt_sequence_input(0).is_some();
     let t = Tensor::from_bools(vec![], &[present]).map_err(|e| c.error(e.to_string()))?;
     Ok(vec![c.constant(t)?])
 }
 
 fn get_element(c: &mut NodeContext<'_>) -> R {
+    if c.opt_sequence_input(0).is_some() {
+        return super::sequence::identity(c);
+    }
     match c.opt_input(0) {
         Some(x) => Ok(vec![x]),
         None => Err(c.error("the optional input is empty")),
