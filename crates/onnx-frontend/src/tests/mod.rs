@@ -4,6 +4,7 @@ mod control;
 mod errors;
 mod external;
 mod light;
+mod quantized;
 mod signal;
 mod slicing;
 mod translators;

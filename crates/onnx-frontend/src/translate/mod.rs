@@ -37,6 +37,8 @@ mod slicing;
 mod vision;
 // Low-precision types: QuantizeLinear / DequantizeLinear.
 mod quantize;
+// QLinearMatMul / QLinearConv / DynamicQuantizeLinear.
+mod qlinear;
 mod random;
 
 /// The ONNX default domain's canonical name.
@@ -107,6 +109,7 @@ impl Registry {
             random::register(&mut r);
             // Low-precision types: QuantizeLinear / DequantizeLinear.
             quantize::register(&mut r);
+            qlinear::register(&mut r);
             r
         })
     }

@@ -160,7 +160,8 @@ fn matmul_integer(c: &mut NodeContext<'_>) -> R {
     Ok(vec![c.add(ops::MatMul::default(), &[a, b])?])
 }
 
-fn conv_with(c: &mut NodeContext<'_>, x: OutputRef, w: OutputRef, bias: Option<OutputRef>) -> R {
+/// Convolution of `x` by `w` with the node's window attributes and `group`, plus an optional bias.
+pub(super) fn conv_with(c: &mut NodeContext<'_>, x: OutputRef, w: OutputRef, bias: Option<OutputRef>) -> R {
     let n = spatial_rank(c, x, Some(w))?;
     let a = window_attrs(c, n)?;
     let group = c.attr_int("group", 1)?;
