@@ -7,4 +7,5 @@ mod light;
 mod quantized;
 mod signal;
 mod slicing;
+mod training;
 mod translators;

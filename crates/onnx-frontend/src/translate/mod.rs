@@ -34,6 +34,7 @@ mod rnn;
 mod shape;
 mod signal;
 mod slicing;
+mod training;
 mod vision;
 // Low-precision types: QuantizeLinear / DequantizeLinear.
 mod quantize;
@@ -110,6 +111,7 @@ impl Registry {
             // Low-precision types: QuantizeLinear / DequantizeLinear.
             quantize::register(&mut r);
             qlinear::register(&mut r);
+            training::register(&mut r);
             r
         })
     }
