@@ -376,7 +376,7 @@ fn batch_norm(c: &mut NodeContext<'_>) -> R {
         return Err(c.error("BatchNormalization with spatial = 0 is not supported"));
     }
     if c.opset() >= 14 && c.attr_int("training_mode", 0)? != 0 {
-        return Err(c.error("training mode is not supported"));
+        return super::training::batch_norm_training(c);
     }
     if (1..c.output_count()).any(|i| c.output_used(i)) {
         return Err(c.error("the training outputs (running mean/var, saved mean/var) are not supported"));

@@ -1,10 +1,12 @@
 //! `ai.onnx.preview.training` optimizers (Adagrad, Adam, Momentum) as element-wise IR ops:
 //! each updates any number of tensors with the same learning rate `R` and step count `T`,
-//! following the formulas of the ONNX reference implementation.
+//! following the formulas of the ONNX reference implementation. Also BatchNormalization in
+//! training mode (batch statistics and running-statistics outputs).
 
 use ir_graph::ops;
 use ir_graph::{ElementType, OutputRef};
 
+use super::nn::channel_vector;
 use super::{NodeContext, Registry};
 use crate::error::FrontendError;
 
@@ -225,3 +227,45 @@ fn momentum(c: &mut NodeContext<'_>) -> R {
     Ok(xs)
 }
 
+/// BatchNormalization-14/15 with `training_mode = 1`: normalizes by the batch statistics (mean
+/// and population variance over every axis but 1) and returns the running mean and variance
+/// `input * momentum + batch * (1 - momentum)` as outputs 1 and 2.
+pub(super) fn batch_norm_training(c: &mut NodeContext<'_>) -> R {
+    let x = c.input(0)?;
+    let (scale, bias, mean, var) = (c.input(1)?, c.input(2)?, c.input(3)?, c.input(4)?);
+    let epsilon = c.attr_float("epsilon", 1e-5)?;
+    let momentum = c.attr_float("momentum", 0.9)?;
+    let et = c.element_type(x);
+    if !et.is_float() {
+        return Err(c.error(format!("input of type {et} is not supported (float expected)")));
+    }
+    let rank = c.static_rank(x, "BatchNormalization in training mode")?;
+    if rank < 2 {
+        return Err(c.error(format!("input of rank {rank} has no channel axis")));
+    }
+    let axes: Vec<i64> = (0..rank as i64).filter(|&a| a != 1).collect();
+    let axes = c.const_vec(&axes)?;
+    let batch_mean = c.add(ops::ReduceMean { keep_dims: true }, &[x, axes])?;
+    let centered = c.add(ops::Subtract::default(), &[x, batch_mean])?;
+    let squares = c.add(ops::Multiply::default(), &[centered, centered])?;
+    let batch_var = c.add(ops::ReduceMean { keep_dims: true }, &[squares, axes])?;
+    let mut e = Ew { c, et };
+    let eps = e.k(epsilon)?;
+    let denom = e.add(batch_var, eps)?;
+    let denom = e.sqrt(denom)?;
+    let y = e.div(centered, denom)?;
+    let s = channel_vector(e.c, scale, rank)?;
+    let b = channel_vector(e.c, bias, rank)?;
+    let y = e.mul(y, s)?;
+    let y = e.add(y, b)?;
+    let flat = e.c.const_vec(&[-1])?;
+    let (keep, take) = (e.k(momentum)?, e.k(1.0 - momentum)?);
+    let mut outs = vec![y];
+    for (running, batch) in [(mean, batch_mean), (var, batch_var)] {
+        let batch = e.c.add(ops::Reshape { special_zero: false }, &[batch, flat])?;
+        let old = e.mul(running, keep)?;
+        let new = e.mul(batch, take)?;
+        outs.push(e.add(old, new)?);
+    }
+    Ok(outs)
+}
