@@ -4,6 +4,7 @@ mod control;
 mod errors;
 mod external;
 mod light;
+mod ml;
 mod quantized;
 mod signal;
 mod slicing;

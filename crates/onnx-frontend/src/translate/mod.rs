@@ -35,6 +35,7 @@ mod shape;
 mod signal;
 mod slicing;
 mod training;
+mod tree;
 mod vision;
 // Low-precision types: QuantizeLinear / DequantizeLinear.
 mod quantize;
@@ -112,6 +113,7 @@ impl Registry {
             quantize::register(&mut r);
             qlinear::register(&mut r);
             training::register(&mut r);
+            tree::register(&mut r);
             r
         })
     }
