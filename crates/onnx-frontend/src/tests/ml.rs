@@ -1,4 +1,4 @@
-//! TreeEnsemble decomposition evaluated on the reference evaluator
+//! TfIdfVectorizer and TreeEnsemble decompositions evaluated on the reference evaluator
 //! (expected values from the ONNX reference implementation).
 
 use ir_graph::eval::graph::run_model;
@@ -11,6 +11,62 @@ use crate::test_support::*;
 fn run(m: &Model, ins: &[Tensor]) -> Vec<f32> {
     let out = run_model(m, ins).unwrap_or_else(|e| panic!("evaluation failed: {e}"));
     out[0].values::<f32>().expect("f32").into_owned()
+}
+
+fn tfidf(mode: &'static str) -> Builder {
+    Builder::new(9)
+        .input(vi("x", I64, &[1, 5]))
+        .node(node(
+            "TfIdfVectorizer",
+            &["x"],
+            &["y"],
+            vec![
+                ("mode", A::S(mode)),
+                ("min_gram_length", A::I(1)),
+                ("max_gram_length", A::I(2)),
+                ("max_skip_count", A::I(1)),
+                ("ngram_counts", A::Is(vec![0, 2])),
+                ("ngram_indexes", A::Is(vec![2, 0, 1])),
+                ("pool_int64s", A::Is(vec![1, 3, 1, 2])),
+                ("weights", A::Fs(vec![0.5, 2.0, 4.0])),
+            ],
+        ))
+        .output("y")
+}
+
+/// Unigram 1 twice (column 2), unigram 3 never (column 0), bigram (1, 2) once adjacent and
+/// once with one skipped token (column 1).
+#[test]
+fn tfidf_modes_weigh_the_counts() {
+    let x = || Tensor::from_vec(vec![1, 5], vec![1i64, 9, 2, 1, 2]).expect("tensor");
+    assert_eq!(run(&tfidf("TF").read_ok(), &[x()]), vec![0.0, 2.0, 2.0]);
+    assert_eq!(run(&tfidf("IDF").read_ok(), &[x()]), vec![0.0, 2.0, 4.0]);
+    assert_eq!(run(&tfidf("TFIDF").read_ok(), &[x()]), vec![0.0, 4.0, 8.0]);
+}
+
+#[test]
+fn tfidf_with_a_string_pool_is_refused() {
+    let mut n = node(
+        "TfIdfVectorizer",
+        &["x"],
+        &["y"],
+        vec![
+            ("mode", A::S("TF")),
+            ("min_gram_length", A::I(1)),
+            ("max_gram_length", A::I(1)),
+            ("max_skip_count", A::I(0)),
+            ("ngram_counts", A::Is(vec![0])),
+            ("ngram_indexes", A::Is(vec![0])),
+        ],
+    );
+    let mut strings = attr("pool_strings", A::S("a"));
+    strings.s = None;
+    strings.strings = vec![b"a".to_vec().into()];
+    strings.set_type(crate::proto::attribute_proto::AttributeType::Strings);
+    n.attribute.push(strings);
+    let b = Builder::new(9).input(vi("x", I64, &[1, 3])).node(n).output("y");
+    let e = b.read().expect_err("string pool").to_string();
+    assert!(e.contains("TfIdfVectorizer") && e.contains("pool_strings is not supported"), "{e}");
 }
 
 fn raw(name: &str, data_type: DataType, dims: &[i64], bytes: Vec<u8>) -> TensorProto {

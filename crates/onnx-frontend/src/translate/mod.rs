@@ -34,6 +34,7 @@ mod rnn;
 mod shape;
 mod signal;
 mod slicing;
+mod tfidf;
 mod training;
 mod tree;
 mod vision;
@@ -114,6 +115,7 @@ impl Registry {
             qlinear::register(&mut r);
             training::register(&mut r);
             tree::register(&mut r);
+            tfidf::register(&mut r);
             r
         })
     }
