@@ -86,6 +86,10 @@ fn f32s(name: &str, v: &[f32]) -> TensorProto {
 /// Two stumps: `x0 <= 1` (NaN goes true) -> leaf 0 (target 0, 1) else leaf 1 (target 1, 2);
 /// `x1 > 0` -> leaf 2 (target 0, 4) else leaf 3 (target 0, 8).
 fn ensemble(aggregate: i64) -> Model {
+    ensemble_on(aggregate, 2).read_ok()
+}
+
+fn ensemble_on(aggregate: i64, features: i64) -> Builder {
     let mut n = node(
         "TreeEnsemble",
         &["x"],
@@ -107,9 +111,15 @@ fn ensemble(aggregate: i64) -> Model {
         ],
     );
     n.domain = Some("ai.onnx.ml".into());
-    let mut b = Builder::new(21).input(vi("x", F32, &[3, 2])).node(n).output("y");
+    let mut b = Builder::new(21).input(vi("x", F32, &[3, features])).node(n).output("y");
     b.opsets.push(("ai.onnx.ml".into(), 5));
-    b.read_ok()
+    b
+}
+
+#[test]
+fn tree_ensemble_feature_ids_beyond_the_input_are_refused() {
+    let e = ensemble_on(1, 1).read().expect_err("feature 1 of 1").to_string();
+    assert!(e.contains("TreeEnsemble") && e.contains("feature id 1 is out of range"), "{e}");
 }
 
 #[test]

@@ -210,8 +210,9 @@ fn tree_ensemble(c: &mut NodeContext<'_>) -> R {
     if let Some(t) = leaf_targets.iter().find(|&&t| t < 0 || t >= n_targets) {
         return Err(c.error(format!("leaf target {t} is out of range for n_targets {n_targets}")));
     }
-    if let Some(f) = features.iter().find(|&&f| f < 0) {
-        return Err(c.error(format!("negative feature id {f}")));
+    let width = c.shape(x).dims().and_then(|d| d.get(1).and_then(|d| d.get())).map_or(i64::MAX, |w| w as i64);
+    if let Some(f) = features.iter().find(|&&f| f < 0 || f >= width) {
+        return Err(c.error(format!("feature id {f} is out of range for the input's {width} features")));
     }
 
     if trees.starts.is_empty() {
