@@ -38,9 +38,14 @@ pub(crate) mod sequence;
 mod shape;
 mod signal;
 mod slicing;
+mod tfidf;
+mod training;
+mod tree;
 mod vision;
 // Low-precision types: QuantizeLinear / DequantizeLinear.
 mod quantize;
+// QLinearMatMul / QLinearConv / DynamicQuantizeLinear.
+mod qlinear;
 mod random;
 
 /// The ONNX default domain's canonical name.
@@ -113,6 +118,10 @@ impl Registry {
             sequence::register(&mut r);
             // Low-precision types: QuantizeLinear / DequantizeLinear.
             quantize::register(&mut r);
+            qlinear::register(&mut r);
+            training::register(&mut r);
+            tree::register(&mut r);
+            tfidf::register(&mut r);
             r
         })
     }

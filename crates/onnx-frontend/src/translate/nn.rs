@@ -160,7 +160,8 @@ fn matmul_integer(c: &mut NodeContext<'_>) -> R {
     Ok(vec![c.add(ops::MatMul::default(), &[a, b])?])
 }
 
-fn conv_with(c: &mut NodeContext<'_>, x: OutputRef, w: OutputRef, bias: Option<OutputRef>) -> R {
+/// Convolution of `x` by `w` with the node's window attributes and `group`, plus an optional bias.
+pub(super) fn conv_with(c: &mut NodeContext<'_>, x: OutputRef, w: OutputRef, bias: Option<OutputRef>) -> R {
     let n = spatial_rank(c, x, Some(w))?;
     let a = window_attrs(c, n)?;
     let group = c.attr_int("group", 1)?;
@@ -375,7 +376,7 @@ fn batch_norm(c: &mut NodeContext<'_>) -> R {
         return Err(c.error("BatchNormalization with spatial = 0 is not supported"));
     }
     if c.opset() >= 14 && c.attr_int("training_mode", 0)? != 0 {
-        return Err(c.error("training mode is not supported"));
+        return super::training::batch_norm_training(c);
     }
     if (1..c.output_count()).any(|i| c.output_used(i)) {
         return Err(c.error("the training outputs (running mean/var, saved mean/var) are not supported"));
