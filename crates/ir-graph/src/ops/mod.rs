@@ -29,6 +29,7 @@ mod rnn;
 mod shape_ops;
 mod signal;
 mod slicing;
+mod strings;
 mod unary;
 mod vision;
 
@@ -46,6 +47,7 @@ pub use rnn::*;
 pub use shape_ops::*;
 pub use signal::*;
 pub use slicing::*;
+pub use strings::*;
 pub use unary::*;
 pub use vision::*;
 
@@ -223,6 +225,8 @@ define_ops! {
     RnnSequence, GruSequence, LstmSequence,
     // scatter reductions and training-mode Dropout (ScatterND reduction, Dropout families)
     ScatterNDUpdate15, RandomUniform,
+    // own opset `onnx_ext1`: ONNX string ops and LabelEncoder
+    StringNormalizer,
 }
 
 /// The IR spellings OpenVINO's reader also accepts for a few renamed types.

@@ -6,4 +6,5 @@ mod external;
 mod light;
 mod signal;
 mod slicing;
+mod strings;
 mod translators;

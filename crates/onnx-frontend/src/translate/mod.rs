@@ -34,6 +34,7 @@ mod rnn;
 mod shape;
 mod signal;
 mod slicing;
+mod strings;
 mod vision;
 // Low-precision types: QuantizeLinear / DequantizeLinear.
 mod quantize;
@@ -105,6 +106,7 @@ impl Registry {
             ml::register(&mut r);
             optional::register(&mut r);
             random::register(&mut r);
+            strings::register(&mut r);
             // Low-precision types: QuantizeLinear / DequantizeLinear.
             quantize::register(&mut r);
             r

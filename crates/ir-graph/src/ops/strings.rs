@@ -1,0 +1,79 @@
+//! Our own opset `onnx_ext1` ([`ONNX_EXT_OPSET`](super::ONNX_EXT_OPSET)): ONNX ops OpenVINO has
+//! no op for — the string ops and `ai.onnx.ml` `LabelEncoder`.
+//!
+//! Their string-valued parameters (stop words, delimiter, pattern, keys and values) are string
+//! Const inputs rather than `<data>` attributes, so any text survives the IR exactly (the `.bin`
+//! string packing) and no attribute escaping rule applies to it.
+
+use serde::{Deserialize, Serialize};
+
+use super::{InferInput, ONNX_EXT_OPSET, OpSpec, OutputType, expect_inputs};
+use crate::element::ElementType;
+use crate::error::Result;
+use crate::invalid;
+use crate::shape::{Dim, PartialShape};
+use crate::tensor::Tensor;
+
+/// Fails unless input `i` is a string tensor (or of a type not known yet).
+fn expect_string(inputs: &[InferInput<'_>], i: usize, what: &str) -> Result<()> {
+    let et = inputs[i].element_type;
+    if !et.compatible(ElementType::String) {
+        return Err(invalid!("{what} (input {i}) must be a string tensor, got {et}"));
+    }
+    Ok(())
+}
+
+/// Case change applied by [`StringNormalizer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum CaseChange {
+    /// Strings are left as they are.
+    #[default]
+    None,
+    /// Unicode lower case.
+    Lower,
+    /// Unicode upper case.
+    Upper,
+}
+
+/// ONNX `StringNormalizer`-10: drops the elements equal to a stop word, then changes case.
+///
+/// Inputs: `X` (string, `[C]` or `[1, C]`), `stopwords` (string, 1-D, may be empty). The output
+/// keeps the rank; when every element is dropped it is `[""]` (`[[""]]` for `[1, C]`).
+/// Case mappings are Unicode's default ones (Rust's `char` methods), independent of any locale.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct StringNormalizer {
+    /// Case change applied after the stop words are removed.
+    #[serde(default)]
+    pub case_change_action: CaseChange,
+    /// Whether stop words match case-sensitively (otherwise both sides are lower-cased).
+    #[serde(default)]
+    pub is_case_sensitive: bool,
+}
+
+impl OpSpec for StringNormalizer {
+    const TYPE: &'static str = "StringNormalizer";
+    const OPSET: u32 = 1;
+    const OPSET_NAME: &'static str = ONNX_EXT_OPSET;
+    fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
+        expect_inputs(inputs, 2, 2)?;
+        expect_string(inputs, 0, "X")?;
+        expect_string(inputs, 1, "stopwords")?;
+        let no_stopwords = inputs[1].shape.to_static().is_some_and(|s| s.iter().product::<usize>() == 0);
+        // Without stop words nothing is dropped; an empty input still gives one "".
+        let kept = |c: Dim| match c.get() {
+            Some(n) if no_stopwords => Dim::fixed(n.max(1)),
+            _ => Dim::interval(1, c.max.map(|m| m.max(1))),
+        };
+        let shape = match inputs[0].shape.dims() {
+            None => PartialShape::DynamicRank,
+            Some([c]) => PartialShape::Ranked(vec![kept(*c)]),
+            Some([n, c]) if n.contains(1) => PartialShape::Ranked(vec![Dim::fixed(1), kept(*c)]),
+            Some(_) => return Err(invalid!("X must be [C] or [1, C], got {}", inputs[0].shape)),
+        };
+        Ok(vec![OutputType::new(ElementType::String, shape)])
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        crate::eval::strings::string_normalizer(self, inputs)
+    }
+}

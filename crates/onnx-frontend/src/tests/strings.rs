@@ -1,0 +1,41 @@
+//! String ops and `LabelEncoder`: attributes become Const inputs of the `onnx_ext1` ops.
+
+use ir_graph::{Model, Tensor};
+
+use crate::proto::{AttributeProto, attribute_proto::AttributeType, tensor_proto::DataType};
+use crate::test_support::*;
+
+const STRING: i32 = DataType::String as i32;
+
+fn strings_attr(name: &str, v: &[&str]) -> AttributeProto {
+    let mut a = AttributeProto { name: Some(name.into()), ..Default::default() };
+    a.strings = v.iter().map(|s| bytes::Bytes::copy_from_slice(s.as_bytes())).collect();
+    a.set_type(AttributeType::Strings);
+    a
+}
+
+fn strs(v: &[&str]) -> Tensor {
+    let v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+    Tensor::from_strings(vec![v.len()], &v).expect("strings")
+}
+
+/// Runs the model's single op on `x`, its other inputs being the Consts the frontend made.
+fn run_single_op(m: &Model, type_name: &str, x: Tensor) -> Vec<Tensor> {
+    let (_, n) = m.nodes().find(|(_, n)| n.op.type_name() == type_name).expect("op");
+    let mut inputs = vec![x];
+    inputs.extend(n.inputs[1..].iter().map(|&i| m.const_value(i).expect("const input").clone()));
+    n.op.evaluate(&inputs).expect("evaluate")
+}
+
+#[test]
+fn normalizer_stop_words_are_a_const_input() {
+    let mut n = node("StringNormalizer", &["x"], &["y"], vec![("case_change_action", A::S("LOWER"))]);
+    n.attribute.push(strings_attr("stopwords", &["A"]));
+    let m = Builder::new(10).input(vi("x", STRING, &[3])).node(n).output("y").read_ok();
+    let y = run_single_op(&m, "StringNormalizer", strs(&["a", "A", "Bé"]));
+    // Case-insensitive by default: the stop word "A" drops "a" too.
+    assert_eq!(y[0].strings().expect("strings"), vec!["bé"]);
+    let n = node("StringNormalizer", &["x"], &["y"], vec![("case_change_action", A::S("TITLE"))]);
+    let e = Builder::new(10).input(vi("x", STRING, &[1])).node(n).output("y").read().expect_err("bad case").to_string();
+    assert!(e.contains("case_change_action 'TITLE'"), "{e}");
+}

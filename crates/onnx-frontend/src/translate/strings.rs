@@ -1,0 +1,38 @@
+//! String ops (`StringNormalizer`, `StringConcat`, `StringSplit`, `RegexFullMatch`) and
+//! `ai.onnx.ml` `LabelEncoder`, onto our own `onnx_ext1` ops (OpenVINO has none of them).
+//!
+//! String attributes (stop words, delimiter, pattern, keys and values) become string Const
+//! inputs of those ops.
+
+use ir_graph::ops::{self, CaseChange};
+use ir_graph::{OutputRef, Tensor};
+
+use super::{NodeContext, Registry};
+use crate::error::FrontendError;
+
+type R = Result<Vec<OutputRef>, FrontendError>;
+
+pub(super) fn register(r: &mut Registry) {
+    r.register("", "StringNormalizer", &[10], string_normalizer);
+}
+
+fn strings(c: &NodeContext<'_>, shape: Vec<usize>, v: &[String]) -> Result<Tensor, FrontendError> {
+    Tensor::from_strings(shape, v).map_err(|e| c.error(e.to_string()))
+}
+
+/// `locale` is accepted and ignored: case mappings are Unicode's default ones whatever the
+/// locale, so results do not depend on the machine.
+fn string_normalizer(c: &mut NodeContext<'_>) -> R {
+    let x = c.input(0)?;
+    let case_change_action = match c.attr_string("case_change_action", "NONE")?.as_str() {
+        "NONE" => CaseChange::None,
+        "LOWER" => CaseChange::Lower,
+        "UPPER" => CaseChange::Upper,
+        other => return Err(c.error(format!("case_change_action '{other}' is not NONE, LOWER or UPPER"))),
+    };
+    let is_case_sensitive = c.attr_int("is_case_sensitive", 0)? != 0;
+    let stops = c.attr_strings("stopwords")?.unwrap_or_default();
+    let stops = strings(c, vec![stops.len()], &stops)?;
+    let stops = c.constant(stops)?;
+    Ok(vec![c.add(ops::StringNormalizer { case_change_action, is_case_sensitive }, &[x, stops])?])
+}
