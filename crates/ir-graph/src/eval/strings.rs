@@ -6,6 +6,7 @@
 //! no backreferences or look-around); [`compile_re2`] makes the Perl classes and word
 //! boundaries ASCII-only as they are in RE2.
 
+use super::values::{broadcast_map, broadcast_pair};
 use crate::element::ElementType;
 use crate::error::Result;
 use crate::invalid;
@@ -49,6 +50,19 @@ pub fn string_normalizer(op: &StringNormalizer, inputs: &[Tensor]) -> Result<Vec
     Ok(vec![Tensor::from_strings(shape, &out)?])
 }
 
+/// `StringConcat`: `X + Y` element-wise with numpy broadcasting.
+pub fn string_concat(inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+    let [x, y] = inputs else { return Err(invalid!("StringConcat expects 2 inputs")) };
+    check_string(x, "X")?;
+    check_string(y, "Y")?;
+    let shape = broadcast_pair(x.shape(), y.shape())
+        .ok_or_else(|| invalid!("StringConcat: shapes {:?} and {:?} do not broadcast", x.shape(), y.shape()))?;
+    let (xm, ym) = (broadcast_map(x.shape(), &shape)?, broadcast_map(y.shape(), &shape)?);
+    let (xs, ys) = (x.strings()?, y.strings()?);
+    let out: Vec<String> = xm.iter().zip(&ym).map(|(&i, &j)| format!("{}{}", xs[i], ys[j])).collect();
+    Ok(vec![Tensor::from_strings(shape, &out)?])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +96,17 @@ mod tests {
         assert_eq!((y.shape(), y.strings().expect("s")), (&[1usize, 1][..], vec![String::new()]));
         let err = string_normalizer(&StringNormalizer::default(), &[strs(&[2, 1], &["a", "b"]), strs(&[0], &[])]);
         assert!(err.is_err());
+    }
+
+    #[test]
+    fn concat_broadcasts() {
+        let x = strs(&[2, 1], &["a", "ü"]);
+        let y = strs(&[3], &["1", "", "3"]);
+        let z = string_concat(&[x, y]).expect("concat").remove(0);
+        assert_eq!(z.shape(), &[2, 3]);
+        assert_eq!(z.strings().expect("s"), vec!["a1", "a", "a3", "ü1", "ü", "ü3"]);
+        let scalar = string_concat(&[strs(&[], &["x"]), strs(&[], &["y"])]).expect("concat").remove(0);
+        assert_eq!((scalar.shape(), scalar.strings().expect("s")), (&[][..], vec!["xy".to_string()]));
+        assert!(string_concat(&[strs(&[2], &["a", "b"]), strs(&[3], &["a", "b", "c"])]).is_err());
     }
 }

@@ -227,6 +227,7 @@ define_ops! {
     ScatterNDUpdate15, RandomUniform,
     // own opset `onnx_ext1`: ONNX string ops and LabelEncoder
     StringNormalizer,
+    StringConcat,
 }
 
 /// The IR spellings OpenVINO's reader also accepts for a few renamed types.

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{InferInput, ONNX_EXT_OPSET, OpSpec, OutputType, expect_inputs};
+use super::{InferInput, ONNX_EXT_OPSET, OpSpec, OutputType, broadcast_shapes, expect_inputs};
 use crate::element::ElementType;
 use crate::error::Result;
 use crate::invalid;
@@ -75,5 +75,25 @@ impl OpSpec for StringNormalizer {
     }
     fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         crate::eval::strings::string_normalizer(self, inputs)
+    }
+}
+
+/// ONNX `StringConcat`-20: element-wise `X + Y` of two string tensors, numpy broadcasting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct StringConcat {}
+
+impl OpSpec for StringConcat {
+    const TYPE: &'static str = "StringConcat";
+    const OPSET: u32 = 1;
+    const OPSET_NAME: &'static str = ONNX_EXT_OPSET;
+    fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
+        expect_inputs(inputs, 2, 2)?;
+        expect_string(inputs, 0, "X")?;
+        expect_string(inputs, 1, "Y")?;
+        let shape = broadcast_shapes(inputs[0].shape, inputs[1].shape, super::AutoBroadcast::Numpy)?;
+        Ok(vec![OutputType::new(ElementType::String, shape)])
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        crate::eval::strings::string_concat(inputs)
     }
 }

@@ -39,3 +39,14 @@ fn normalizer_stop_words_are_a_const_input() {
     let e = Builder::new(10).input(vi("x", STRING, &[1])).node(n).output("y").read().expect_err("bad case").to_string();
     assert!(e.contains("case_change_action 'TITLE'"), "{e}");
 }
+
+#[test]
+fn concat_needs_strings() {
+    let n = node("StringConcat", &["x", "x"], &["y"], vec![]);
+    let m = Builder::new(20).input(vi("x", STRING, &[2])).node(n.clone()).output("y").read_ok();
+    let (_, c) = m.nodes().find(|(_, n)| n.op.type_name() == "StringConcat").expect("op");
+    let y = c.op.evaluate(&[strs(&["a", "b"]), strs(&["c", "d"])]).expect("evaluate");
+    assert_eq!(y[0].strings().expect("strings"), vec!["ac", "bd"]);
+    let e = Builder::new(20).input(vi("x", F32, &[1])).node(n).output("y").read().expect_err("floats").to_string();
+    assert!(e.contains("must be a string tensor"), "{e}");
+}

@@ -14,6 +14,7 @@ type R = Result<Vec<OutputRef>, FrontendError>;
 
 pub(super) fn register(r: &mut Registry) {
     r.register("", "StringNormalizer", &[10], string_normalizer);
+    r.register("", "StringConcat", &[20], string_concat);
 }
 
 fn strings(c: &NodeContext<'_>, shape: Vec<usize>, v: &[String]) -> Result<Tensor, FrontendError> {
@@ -35,4 +36,9 @@ fn string_normalizer(c: &mut NodeContext<'_>) -> R {
     let stops = strings(c, vec![stops.len()], &stops)?;
     let stops = c.constant(stops)?;
     Ok(vec![c.add(ops::StringNormalizer { case_change_action, is_case_sensitive }, &[x, stops])?])
+}
+
+fn string_concat(c: &mut NodeContext<'_>) -> R {
+    let (x, y) = (c.input(0)?, c.input(1)?);
+    Ok(vec![c.add(ops::StringConcat {}, &[x, y])?])
 }
