@@ -428,3 +428,32 @@ fn string_consts_pack_count_offsets_then_bytes() {
     let r = back.results().iter().map(|&r| back.node(r).expect("result").inputs[0]).collect::<Vec<_>>();
     assert_eq!(back.port(r[1]).expect("port").element_type, ElementType::String);
 }
+
+/// `x` split on a Const delimiter by our own `StringSplit` (opset `onnx_ext1`).
+fn string_split_model() -> Model {
+    let mut m = Model::new("split");
+    let x = m.add_parameter("x", ElementType::String, PartialShape::fixed(&[3])).expect("param");
+    let d = m.add_const("d", Tensor::from_strings(vec![], &[", ".to_string()]).expect("strings")).expect("const");
+    let split = m.add_node(ir_graph::ops::StringSplit { maxsplit: 2 }, "split", &[x.into(), d.into()]).expect("split");
+    m.add_result("parts/sink_port_0", OutputRef::new(split, 0)).expect("result");
+    m.add_result("counts/sink_port_0", OutputRef::new(split, 1)).expect("result");
+    m
+}
+
+#[test]
+fn own_opset_round_trips_under_its_own_name_only() {
+    let m = string_split_model();
+    let (xml, bin) = write(&m, false);
+    assert!(xml.contains(r#"type="StringSplit" version="onnx_ext1""#), "{xml}");
+    assert!(xml.contains(r#"<data maxsplit="2" />"#), "{xml}");
+    assert!(xml.contains(r#"<data element_type="string" shape="" offset="0" size="14" />"#), "{xml}");
+    assert_eq!(bin, packed_strings(&[", "]));
+    let back = assert_round_trip(&m, false);
+    let (_, split) = back.nodes().find(|(_, n)| n.op.type_name() == "StringSplit").expect("split");
+    assert_eq!(split.op, Op::StringSplit(ir_graph::ops::StringSplit { maxsplit: 2 }));
+
+    let renamed = xml.replace(r#"version="onnx_ext1""#, r#"version="opset1""#);
+    assert!(read_model_from(&renamed, Bytes::from_pod_vec(bin.clone())).is_err());
+    let unknown = xml.replace(r#"version="onnx_ext1""#, r#"version="other_ext1""#);
+    assert!(read_model_from(&unknown, Bytes::from_pod_vec(bin)).is_err());
+}

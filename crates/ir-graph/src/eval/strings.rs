@@ -10,8 +10,17 @@ use super::values::{broadcast_map, broadcast_pair};
 use crate::element::ElementType;
 use crate::error::Result;
 use crate::invalid;
-use crate::ops::{CaseChange, StringNormalizer};
+use crate::ops::{CaseChange, StringNormalizer, StringSplit};
 use crate::tensor::Tensor;
+
+/// The one string of a scalar (or single-element) string tensor.
+fn single_string(t: &Tensor, what: &str) -> Result<String> {
+    let mut v = t.strings()?;
+    if v.len() != 1 {
+        return Err(invalid!("{what} must hold one string, got {}", v.len()));
+    }
+    Ok(v.remove(0))
+}
 
 fn check_string(t: &Tensor, what: &str) -> Result<()> {
     if t.element_type() != ElementType::String {
@@ -63,6 +72,58 @@ pub fn string_concat(inputs: &[Tensor]) -> Result<Vec<Tensor>> {
     Ok(vec![Tensor::from_strings(shape, &out)?])
 }
 
+/// Splits `s` the way ONNX `StringSplit` (and Python's `str.split`) does: on `delimiter`, or on
+/// runs of whitespace when it is empty; at most `maxsplit` splits when given.
+pub fn split_one<'a>(s: &'a str, delimiter: &str, maxsplit: Option<usize>) -> Vec<&'a str> {
+    if !delimiter.is_empty() {
+        return match maxsplit {
+            Some(n) => s.splitn(n.saturating_add(1), delimiter).collect(),
+            None => s.split(delimiter).collect(),
+        };
+    }
+    let mut out = Vec::new();
+    let mut rest = s.trim_start();
+    while !rest.is_empty() {
+        // After the last allowed split the rest is one part, trailing whitespace included.
+        if maxsplit == Some(out.len()) {
+            out.push(rest);
+            break;
+        }
+        match rest.find(char::is_whitespace) {
+            Some(i) => {
+                out.push(&rest[..i]);
+                rest = rest[i..].trim_start();
+            }
+            None => {
+                out.push(rest);
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// `StringSplit`: the padded substrings and the count per element.
+pub fn string_split(op: &StringSplit, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+    let [x, delimiter] = inputs else { return Err(invalid!("StringSplit expects 2 inputs")) };
+    check_string(x, "X")?;
+    let delimiter = single_string(delimiter, "delimiter")?;
+    let maxsplit = usize::try_from(op.maxsplit).ok();
+    let xs = x.strings()?;
+    let parts: Vec<Vec<&str>> = xs.iter().map(|s| split_one(s, &delimiter, maxsplit)).collect();
+    let width = parts.iter().map(Vec::len).max().unwrap_or(0);
+    let mut flat = Vec::with_capacity(parts.len() * width);
+    let mut counts = Vec::with_capacity(parts.len());
+    for p in &parts {
+        counts.push(i64::try_from(p.len()).map_err(|_| invalid!("too many substrings"))?);
+        flat.extend(p.iter().map(|s| s.to_string()));
+        flat.extend(std::iter::repeat_n(String::new(), width - p.len()));
+    }
+    let mut shape = x.shape().to_vec();
+    shape.push(width);
+    Ok(vec![Tensor::from_strings(shape, &flat)?, Tensor::from_vec(x.shape().to_vec(), counts)?])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +169,33 @@ mod tests {
         let scalar = string_concat(&[strs(&[], &["x"]), strs(&[], &["y"])]).expect("concat").remove(0);
         assert_eq!((scalar.shape(), scalar.strings().expect("s")), (&[][..], vec!["xy".to_string()]));
         assert!(string_concat(&[strs(&[2], &["a", "b"]), strs(&[3], &["a", "b", "c"])]).is_err());
+    }
+
+    #[test]
+    fn split_follows_python() {
+        assert_eq!(split_one("a,,b", ",", None), vec!["a", "", "b"]);
+        assert_eq!(split_one("", ",", None), vec![""]);
+        assert_eq!(split_one("a-b-c", "-", Some(1)), vec!["a", "b-c"]);
+        assert_eq!(split_one("  a \t b  ", "", None), vec!["a", "b"]);
+        assert_eq!(split_one("   ", "", None), Vec::<&str>::new());
+        assert_eq!(split_one(" a b  c  ", "", Some(1)), vec!["a", "b  c  "]);
+        assert_eq!(split_one(" a b ", "", Some(0)), vec!["a b "]);
+        assert_eq!(split_one("a<>b<>", "<>", None), vec!["a", "b", ""]);
+    }
+
+    #[test]
+    fn split_pads_and_counts() {
+        let x = strs(&[3], &["a b c", "", "d"]);
+        let op = StringSplit::default();
+        let out = string_split(&op, &[x, strs(&[], &[""])]).expect("split");
+        assert_eq!(out[0].shape(), &[3, 3]);
+        assert_eq!(out[0].strings().expect("s"), vec!["a", "b", "c", "", "", "", "d", "", ""]);
+        assert_eq!(&*out[1].values::<i64>().expect("i64"), &[3, 0, 1]);
+        let empty = string_split(&op, &[strs(&[0], &[]), strs(&[], &[","])]).expect("split");
+        assert_eq!((empty[0].shape(), empty[1].shape()), (&[0usize, 0][..], &[0usize][..]));
+        let capped = StringSplit { maxsplit: 1 };
+        let out = string_split(&capped, &[strs(&[1, 1], &["1.2.3"]), strs(&[], &["."])]).expect("split");
+        assert_eq!(out[0].shape(), &[1, 1, 2]);
+        assert_eq!(out[0].strings().expect("s"), vec!["1", "2.3"]);
     }
 }

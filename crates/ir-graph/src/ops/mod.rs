@@ -228,6 +228,7 @@ define_ops! {
     // own opset `onnx_ext1`: ONNX string ops and LabelEncoder
     StringNormalizer,
     StringConcat,
+    StringSplit,
 }
 
 /// The IR spellings OpenVINO's reader also accepts for a few renamed types.

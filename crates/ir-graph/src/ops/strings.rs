@@ -23,6 +23,17 @@ fn expect_string(inputs: &[InferInput<'_>], i: usize, what: &str) -> Result<()> 
     Ok(())
 }
 
+/// Fails unless input `i` is a scalar or single-element string tensor.
+fn expect_string_scalar(inputs: &[InferInput<'_>], i: usize, what: &str) -> Result<()> {
+    expect_string(inputs, i, what)?;
+    if let Some(s) = inputs[i].shape.to_static()
+        && s.iter().product::<usize>() != 1
+    {
+        return Err(invalid!("{what} (input {i}) must hold one string, got shape {s:?}"));
+    }
+    Ok(())
+}
+
 /// Case change applied by [`StringNormalizer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "UPPERCASE")]
@@ -95,5 +106,55 @@ impl OpSpec for StringConcat {
     }
     fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         crate::eval::strings::string_concat(inputs)
+    }
+}
+
+/// ONNX `StringSplit`-20: splits every element of `X` on the `delimiter` input (a string
+/// scalar; empty means runs of whitespace, with leading and trailing whitespace dropped).
+///
+/// Outputs: the substrings, shape `X.shape + [max count]` padded with `""`, and the i64 count
+/// per element, shape `X.shape`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StringSplit {
+    /// Most splits per element; negative means no limit.
+    #[serde(default = "unlimited")]
+    pub maxsplit: i64,
+}
+
+fn unlimited() -> i64 {
+    -1
+}
+
+impl Default for StringSplit {
+    fn default() -> StringSplit {
+        StringSplit { maxsplit: unlimited() }
+    }
+}
+
+impl OpSpec for StringSplit {
+    const TYPE: &'static str = "StringSplit";
+    const OPSET: u32 = 1;
+    const OPSET_NAME: &'static str = ONNX_EXT_OPSET;
+    fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
+        expect_inputs(inputs, 2, 2)?;
+        expect_string(inputs, 0, "X")?;
+        expect_string_scalar(inputs, 1, "delimiter")?;
+        let parts = match inputs[0].shape {
+            PartialShape::DynamicRank => PartialShape::DynamicRank,
+            PartialShape::Ranked(d) => {
+                let mut d = d.clone();
+                // At most maxsplit + 1 parts per element.
+                let max = u64::try_from(self.maxsplit).ok().and_then(|m| m.checked_add(1));
+                d.push(Dim::interval(0, max));
+                PartialShape::Ranked(d)
+            }
+        };
+        Ok(vec![
+            OutputType::new(ElementType::String, parts),
+            OutputType::new(ElementType::I64, inputs[0].shape.clone()),
+        ])
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        crate::eval::strings::string_split(self, inputs)
     }
 }

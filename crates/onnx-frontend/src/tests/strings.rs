@@ -50,3 +50,15 @@ fn concat_needs_strings() {
     let e = Builder::new(20).input(vi("x", F32, &[1])).node(n).output("y").read().expect_err("floats").to_string();
     assert!(e.contains("must be a string tensor"), "{e}");
 }
+
+#[test]
+fn split_delimiter_is_a_const_input() {
+    let n = node("StringSplit", &["x"], &["p", "c"], vec![("delimiter", A::S(", ")), ("maxsplit", A::I(1))]);
+    let m = Builder::new(20).input(vi("x", STRING, &[3])).node(n).output("p").output("c").read_ok();
+    let y = run_single_op(&m, "StringSplit", strs(&["a, b, c", "", "d"]));
+    assert_eq!(y[0].strings().expect("strings"), vec!["a", "b, c", "", "", "d", ""]);
+    assert_eq!(&*y[1].values::<i64>().expect("i64"), &[2, 1, 1]);
+    let n = node("StringSplit", &["x"], &["p", "c"], vec![("maxsplit", A::I(-1))]);
+    let e = Builder::new(20).input(vi("x", STRING, &[1])).node(n).output("p").read().expect_err("negative").to_string();
+    assert!(e.contains("maxsplit must not be negative"), "{e}");
+}

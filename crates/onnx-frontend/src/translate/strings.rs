@@ -15,10 +15,16 @@ type R = Result<Vec<OutputRef>, FrontendError>;
 pub(super) fn register(r: &mut Registry) {
     r.register("", "StringNormalizer", &[10], string_normalizer);
     r.register("", "StringConcat", &[20], string_concat);
+    r.register("", "StringSplit", &[20], string_split);
 }
 
 fn strings(c: &NodeContext<'_>, shape: Vec<usize>, v: &[String]) -> Result<Tensor, FrontendError> {
     Tensor::from_strings(shape, v).map_err(|e| c.error(e.to_string()))
+}
+
+fn string_const(c: &mut NodeContext<'_>, s: &str) -> Result<OutputRef, FrontendError> {
+    let t = strings(c, vec![], &[s.to_string()])?;
+    c.constant(t)
 }
 
 /// `locale` is accepted and ignored: case mappings are Unicode's default ones whatever the
@@ -41,4 +47,17 @@ fn string_normalizer(c: &mut NodeContext<'_>) -> R {
 fn string_concat(c: &mut NodeContext<'_>) -> R {
     let (x, y) = (c.input(0)?, c.input(1)?);
     Ok(vec![c.add(ops::StringConcat {}, &[x, y])?])
+}
+
+fn string_split(c: &mut NodeContext<'_>) -> R {
+    let x = c.input(0)?;
+    let delimiter = c.attr_string("delimiter", "")?;
+    let maxsplit = match c.attr_int_opt("maxsplit")? {
+        Some(m) if m < 0 => return Err(c.error(format!("maxsplit must not be negative, got {m}"))),
+        Some(m) => m,
+        None => -1,
+    };
+    let d = string_const(c, &delimiter)?;
+    let n = c.add_node(ops::StringSplit { maxsplit }, &[x, d])?;
+    Ok(vec![OutputRef::new(n, 0), OutputRef::new(n, 1)])
 }
