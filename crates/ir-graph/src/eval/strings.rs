@@ -6,6 +6,8 @@
 //! no backreferences or look-around); [`compile_re2`] makes the Perl classes and word
 //! boundaries ASCII-only as they are in RE2.
 
+use regex::Regex;
+
 use super::values::{broadcast_map, broadcast_pair};
 use crate::element::ElementType;
 use crate::error::Result;
@@ -124,6 +126,108 @@ pub fn string_split(op: &StringSplit, inputs: &[Tensor]) -> Result<Vec<Tensor>> 
     Ok(vec![Tensor::from_strings(shape, &flat)?, Tensor::from_vec(x.shape().to_vec(), counts)?])
 }
 
+/// Rewrites an RE2 pattern for the `regex` crate: `\w \d \s \b` (and negations) are ASCII-only
+/// in RE2 but Unicode in `regex`, and a `[` inside a class is a literal in RE2 but opens a nested
+/// class in `regex` (as `&&`, `--`, `~~` are set operators there).
+fn re2_to_regex(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars().peekable();
+    // Inside a bracketed class: true; `class_start` marks where `]` is still a literal.
+    let mut in_class = false;
+    let mut class_start = false;
+    while let Some(c) = chars.next() {
+        let at_start = std::mem::take(&mut class_start);
+        match c {
+            '\\' => {
+                let Some(e) = chars.next() else {
+                    out.push('\\');
+                    break;
+                };
+                let ascii = match e {
+                    'w' => Some("[:word:]"),
+                    'W' => Some("[:^word:]"),
+                    'd' => Some("[:digit:]"),
+                    'D' => Some("[:^digit:]"),
+                    // RE2's \s is [\t\n\f\r ], without \v.
+                    's' => Some(r"\t\n\f\r "),
+                    'S' => Some(r"[^\t\n\f\r ]"),
+                    _ => None,
+                };
+                match (ascii, in_class) {
+                    (Some(a), true) => out.push_str(a),
+                    (Some(a), false) if e == 's' => {
+                        out.push('[');
+                        out.push_str(a);
+                        out.push(']');
+                    }
+                    (Some(a), false) if a.starts_with("[:") => {
+                        out.push('[');
+                        out.push_str(a);
+                        out.push(']');
+                    }
+                    (Some(a), false) => out.push_str(a),
+                    (None, false) if e == 'b' || e == 'B' => {
+                        out.push_str("(?-u:\\");
+                        out.push(e);
+                        out.push(')');
+                    }
+                    (None, _) => {
+                        out.push('\\');
+                        out.push(e);
+                    }
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push('[');
+                if chars.peek() == Some(&'^') {
+                    chars.next();
+                    out.push('^');
+                }
+                class_start = true;
+            }
+            '[' => {
+                // `[:alpha:]` stays a POSIX class; any other `[` is a literal.
+                let rest: String = chars.clone().take_while(|&ch| ch != ']').collect();
+                if rest.starts_with(':') && rest.len() > 1 && rest.ends_with(':') {
+                    out.push('[');
+                } else {
+                    out.push_str("\\[");
+                }
+            }
+            ']' if in_class && !at_start => {
+                in_class = false;
+                out.push(']');
+            }
+            ']' if in_class => out.push_str("\\]"),
+            '&' | '-' | '~' if in_class && chars.peek() == Some(&c) => {
+                chars.next();
+                out.push('\\');
+                out.push(c);
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Compiles an RE2 pattern to match whole strings only.
+pub fn compile_re2(pattern: &str) -> Result<Regex> {
+    let anchored = format!("^(?:{})$", re2_to_regex(pattern));
+    Regex::new(&anchored).map_err(|e| invalid!("invalid regular expression '{pattern}': {e}"))
+}
+
+/// `RegexFullMatch`: whether each element matches the pattern as a whole.
+pub fn regex_full_match(inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+    let [x, pattern] = inputs else { return Err(invalid!("RegexFullMatch expects 2 inputs")) };
+    check_string(x, "X")?;
+    let re = compile_re2(&single_string(pattern, "pattern")?)?;
+    let matched: Vec<bool> = x.strings()?.iter().map(|s| re.is_match(s)).collect();
+    Ok(vec![Tensor::from_bools(x.shape().to_vec(), &matched)?])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +301,37 @@ mod tests {
         let out = string_split(&capped, &[strs(&[1, 1], &["1.2.3"]), strs(&[], &["."])]).expect("split");
         assert_eq!(out[0].shape(), &[1, 1, 2]);
         assert_eq!(out[0].strings().expect("s"), vec!["1", "2.3"]);
+    }
+
+    fn full_match(pattern: &str, s: &str) -> bool {
+        compile_re2(pattern).expect("pattern").is_match(s)
+    }
+
+    #[test]
+    fn regex_matches_whole_strings_with_re2_classes() {
+        assert!(full_match(r"www\.[\w.-]+\.\bcom\b", "www.google.com"));
+        assert!(!full_match(r"www\.[\w.-]+\.\bcom\b", "www.google.com.hk"));
+        assert!(!full_match("ab|c", "abc"));
+        assert!(full_match("ab|c", "c"));
+        // RE2's \w, \d and \s are ASCII; `.` is one Unicode character.
+        assert!(!full_match(r"\w+", "héllo"));
+        assert!(full_match(r"[\w\W]+", "héllo"));
+        assert!(!full_match(r"\d", "٣"));
+        assert!(full_match(r"\D\S", "٣é"));
+        assert!(full_match(r"h.llo", "héllo"));
+        assert!(full_match(r"\pL+", "héllo"));
+        // A `[` inside a class is a literal in RE2; POSIX classes still work.
+        assert!(full_match(r"[[a]+", "[a["));
+        assert!(full_match(r"[[:digit:]x]+", "1x2"));
+        assert!(full_match(r"[]a]+", "]a"));
+        assert!(full_match(r"[a&&b]+", "a&b"));
+        assert!(compile_re2("(unclosed").is_err());
+    }
+
+    #[test]
+    fn regex_full_match_tensor() {
+        let x = strs(&[2, 1], &["abc@gmail.com", "x"]);
+        let y = regex_full_match(&[x, strs(&[], &[r"[\w.]+@gmail\.com"])]).expect("match").remove(0);
+        assert_eq!((y.shape(), y.bools().expect("b")), (&[2usize, 1][..], vec![true, false]));
     }
 }

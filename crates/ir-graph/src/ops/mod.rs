@@ -229,6 +229,7 @@ define_ops! {
     StringNormalizer,
     StringConcat,
     StringSplit,
+    RegexFullMatch,
 }
 
 /// The IR spellings OpenVINO's reader also accepts for a few renamed types.

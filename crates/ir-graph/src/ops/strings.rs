@@ -158,3 +158,23 @@ impl OpSpec for StringSplit {
         crate::eval::strings::string_split(self, inputs)
     }
 }
+
+/// ONNX `RegexFullMatch`-20: whether each element of `X` matches the `pattern` input (a string
+/// scalar in RE2 syntax) as a whole. Output: boolean, shape of `X`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RegexFullMatch {}
+
+impl OpSpec for RegexFullMatch {
+    const TYPE: &'static str = "RegexFullMatch";
+    const OPSET: u32 = 1;
+    const OPSET_NAME: &'static str = ONNX_EXT_OPSET;
+    fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
+        expect_inputs(inputs, 2, 2)?;
+        expect_string(inputs, 0, "X")?;
+        expect_string_scalar(inputs, 1, "pattern")?;
+        Ok(vec![OutputType::new(ElementType::Boolean, inputs[0].shape.clone())])
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        crate::eval::strings::regex_full_match(inputs)
+    }
+}

@@ -62,3 +62,15 @@ fn split_delimiter_is_a_const_input() {
     let e = Builder::new(20).input(vi("x", STRING, &[1])).node(n).output("p").read().expect_err("negative").to_string();
     assert!(e.contains("maxsplit must not be negative"), "{e}");
 }
+
+#[test]
+fn regex_pattern_is_a_const_input_checked_at_conversion() {
+    let n = node("RegexFullMatch", &["x"], &["y"], vec![("pattern", A::S(r"\d+"))]);
+    let m = Builder::new(20).input(vi("x", STRING, &[3])).node(n).output("y").read_ok();
+    let y = run_single_op(&m, "RegexFullMatch", strs(&["12", "1a", ""]));
+    assert_eq!(y[0].bools().expect("bools"), vec![true, false, false]);
+    let n = node("RegexFullMatch", &["x"], &["y"], vec![("pattern", A::S("(a"))]);
+    let e =
+        Builder::new(20).input(vi("x", STRING, &[1])).node(n).output("y").read().expect_err("bad regex").to_string();
+    assert!(e.contains("invalid regular expression '(a'") && e.contains("RegexFullMatch"), "{e}");
+}

@@ -16,6 +16,7 @@ pub(super) fn register(r: &mut Registry) {
     r.register("", "StringNormalizer", &[10], string_normalizer);
     r.register("", "StringConcat", &[20], string_concat);
     r.register("", "StringSplit", &[20], string_split);
+    r.register("", "RegexFullMatch", &[20], regex_full_match);
 }
 
 fn strings(c: &NodeContext<'_>, shape: Vec<usize>, v: &[String]) -> Result<Tensor, FrontendError> {
@@ -60,4 +61,16 @@ fn string_split(c: &mut NodeContext<'_>) -> R {
     let d = string_const(c, &delimiter)?;
     let n = c.add_node(ops::StringSplit { maxsplit }, &[x, d])?;
     Ok(vec![OutputRef::new(n, 0), OutputRef::new(n, 1)])
+}
+
+fn regex_full_match(c: &mut NodeContext<'_>) -> R {
+    let x = c.input(0)?;
+    let pattern = c.attr_string("pattern", "")?;
+    if !c.has_attr("pattern") {
+        return Err(c.error("attribute 'pattern' is required"));
+    }
+    // A bad pattern fails at conversion rather than at the first inference.
+    ir_graph::eval::strings::compile_re2(&pattern).map_err(|e| c.error(e.to_string()))?;
+    let p = string_const(c, &pattern)?;
+    Ok(vec![c.add(ops::RegexFullMatch {}, &[x, p])?])
 }
