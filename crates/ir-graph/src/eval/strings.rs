@@ -6,9 +6,11 @@
 //! no backreferences or look-around); [`compile_re2`] makes the Perl classes and word
 //! boundaries ASCII-only as they are in RE2.
 
+use std::collections::HashMap;
+
 use regex::Regex;
 
-use super::values::{broadcast_map, broadcast_pair};
+use super::values::{aligned_bytes, broadcast_map, broadcast_pair, elem_size};
 use crate::element::ElementType;
 use crate::error::Result;
 use crate::invalid;
@@ -228,6 +230,65 @@ pub fn regex_full_match(inputs: &[Tensor]) -> Result<Vec<Tensor>> {
     Ok(vec![Tensor::from_bools(x.shape().to_vec(), &matched)?])
 }
 
+/// A `LabelEncoder` key: strings, integers, or floats by bit pattern with every NaN alike.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Str(String),
+    Int(i64),
+    Float(u64),
+}
+
+fn keys_of(t: &Tensor) -> Result<Vec<Key>> {
+    let et = t.element_type();
+    Ok(if et == ElementType::String {
+        t.strings()?.into_iter().map(Key::Str).collect()
+    } else if et.is_float() {
+        t.to_f64_vec()?
+            .into_iter()
+            .map(|v| Key::Float(if v.is_nan() { f64::NAN.to_bits() } else { v.to_bits() }))
+            .collect()
+    } else {
+        t.to_i64_vec()?.into_iter().map(Key::Int).collect()
+    })
+}
+
+/// `LabelEncoder`: `keys[i] -> values[i]`, `default` for the rest.
+pub fn label_encoder(inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+    let [x, keys, values, default] = inputs else { return Err(invalid!("LabelEncoder expects 4 inputs")) };
+    if x.element_type() != keys.element_type() {
+        return Err(invalid!("LabelEncoder: X is {} but the keys are {}", x.element_type(), keys.element_type()));
+    }
+    let et = values.element_type();
+    if default.element_type() != et || default.numel() != 1 {
+        return Err(invalid!("LabelEncoder: the default must be one {et} value"));
+    }
+    let keys = keys_of(keys)?;
+    if keys.len() != values.numel() {
+        return Err(invalid!("LabelEncoder: {} keys but {} values", keys.len(), values.numel()));
+    }
+    // Later duplicates overwrite earlier ones: the last key wins.
+    let table: HashMap<Key, usize> = keys.into_iter().enumerate().map(|(i, k)| (k, i)).collect();
+    // Index `values.numel()` stands for the default.
+    let picks: Vec<usize> = keys_of(x)?.iter().map(|k| table.get(k).copied().unwrap_or(values.numel())).collect();
+    let shape = x.shape().to_vec();
+    if et == ElementType::String {
+        let mut vals = values.strings()?;
+        vals.push(single_string(default, "default")?);
+        let out: Vec<String> = picks.iter().map(|&i| vals[i].clone()).collect();
+        return Ok(vec![Tensor::from_strings(shape, &out)?]);
+    }
+    let size = elem_size(et).ok_or_else(|| invalid!("LabelEncoder: cannot map to {et} values"))?;
+    let (vals, dflt) = (values.raw(), default.raw());
+    let data = aligned_bytes(picks.len() * size, |buf| {
+        for (dst, &i) in buf.chunks_exact_mut(size).zip(&picks) {
+            let src = if i < values.numel() { &vals[i * size..(i + 1) * size] } else { dflt };
+            dst.copy_from_slice(src);
+        }
+        Ok(())
+    })?;
+    Ok(vec![Tensor::from_bytes(et, shape, data)?])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,5 +394,38 @@ mod tests {
         let x = strs(&[2, 1], &["abc@gmail.com", "x"]);
         let y = regex_full_match(&[x, strs(&[], &[r"[\w.]+@gmail\.com"])]).expect("match").remove(0);
         assert_eq!((y.shape(), y.bools().expect("b")), (&[2usize, 1][..], vec![true, false]));
+    }
+
+    #[test]
+    fn label_encoder_maps_strings_ints_and_floats() {
+        let x = strs(&[2, 2], &["a", "b", "zz", "a"]);
+        let keys = strs(&[3], &["a", "b", "a"]);
+        let values = Tensor::from_vec(vec![3], vec![1i64, 2, 3]).expect("v");
+        let y = label_encoder(&[x, keys, values, Tensor::scalar(-1i64)]).expect("encode").remove(0);
+        assert_eq!(y.shape(), &[2, 2]);
+        assert_eq!(&*y.values::<i64>().expect("i64"), &[3, 2, -1, 3]);
+
+        let x = Tensor::from_vec(vec![3], vec![1i64, 7, 2]).expect("x");
+        let keys = Tensor::from_vec(vec![2], vec![1i64, 2]).expect("k");
+        let y = label_encoder(&[x, keys, strs(&[2], &["one", "two"]), strs(&[], &["_Unused"])]).expect("encode");
+        assert_eq!(y[0].strings().expect("s"), vec!["one", "_Unused", "two"]);
+
+        let x = Tensor::from_vec(vec![3], vec![f32::NAN, 0.5, -0.0]).expect("x");
+        let keys = Tensor::from_vec(vec![2], vec![-f32::NAN, 0.5]).expect("k");
+        let values = Tensor::from_vec(vec![2], vec![10f32, 20.0]).expect("v");
+        let y = label_encoder(&[x, keys, values, Tensor::scalar(-0.0f32)]).expect("encode").remove(0);
+        let y = y.values::<f32>().expect("f32");
+        assert_eq!((y[0], y[1]), (10.0, 20.0));
+        assert!(y[2] == 0.0 && y[2].is_sign_negative());
+    }
+
+    #[test]
+    fn label_encoder_rejects_mismatched_types() {
+        let x = Tensor::from_vec(vec![1], vec![1i32]).expect("x");
+        let keys = Tensor::from_vec(vec![1], vec![1i64]).expect("k");
+        let values = Tensor::from_vec(vec![1], vec![1i64]).expect("v");
+        assert!(label_encoder(&[x.clone(), keys.clone(), values.clone(), Tensor::scalar(0i64)]).is_err());
+        let keys32 = Tensor::from_vec(vec![1], vec![1i32]).expect("k");
+        assert!(label_encoder(&[x, keys32, values, Tensor::scalar(0f32)]).is_err());
     }
 }

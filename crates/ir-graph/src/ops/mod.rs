@@ -230,6 +230,7 @@ define_ops! {
     StringConcat,
     StringSplit,
     RegexFullMatch,
+    LabelEncoder,
 }
 
 /// The IR spellings OpenVINO's reader also accepts for a few renamed types.

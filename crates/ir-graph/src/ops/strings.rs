@@ -178,3 +178,46 @@ impl OpSpec for RegexFullMatch {
         crate::eval::strings::regex_full_match(inputs)
     }
 }
+
+/// `ai.onnx.ml` `LabelEncoder`: maps each element of `X` through a table.
+///
+/// Inputs: `X`, `keys` (1-D, the type of `X`), `values` (1-D, as many as `keys`), `default`
+/// (one value of the type of `values`, used for elements not among the keys). A repeated key
+/// maps to its last value; a NaN key matches every NaN. Output: the type of `values`, shape of `X`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct LabelEncoder {}
+
+impl OpSpec for LabelEncoder {
+    const TYPE: &'static str = "LabelEncoder";
+    const OPSET: u32 = 1;
+    const OPSET_NAME: &'static str = ONNX_EXT_OPSET;
+    fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
+        expect_inputs(inputs, 4, 4)?;
+        let (x, keys, values, default) = (&inputs[0], &inputs[1], &inputs[2], &inputs[3]);
+        if !x.element_type.compatible(keys.element_type) {
+            return Err(invalid!("X is {} but the keys are {}", x.element_type, keys.element_type));
+        }
+        let out = values.element_type.merge(default.element_type).ok_or_else(|| {
+            invalid!("values are {} but the default is {}", values.element_type, default.element_type)
+        })?;
+        for (t, what) in [(keys, "keys"), (values, "values")] {
+            if t.shape.rank().is_some_and(|r| r != 1) {
+                return Err(invalid!("{what} must be 1-D, got {}", t.shape));
+            }
+        }
+        if let (Some(k), Some(v)) = (keys.shape.to_static(), values.shape.to_static())
+            && k != v
+        {
+            return Err(invalid!("{k:?} keys but {v:?} values"));
+        }
+        if let Some(s) = default.shape.to_static()
+            && s.iter().product::<usize>() != 1
+        {
+            return Err(invalid!("default must hold one value, got shape {s:?}"));
+        }
+        Ok(vec![OutputType::new(out, x.shape.clone())])
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        crate::eval::strings::label_encoder(inputs)
+    }
+}

@@ -74,3 +74,63 @@ fn regex_pattern_is_a_const_input_checked_at_conversion() {
         Builder::new(20).input(vi("x", STRING, &[1])).node(n).output("y").read().expect_err("bad regex").to_string();
     assert!(e.contains("invalid regular expression '(a'") && e.contains("RegexFullMatch"), "{e}");
 }
+
+/// A model of one `ai.onnx.ml` `LabelEncoder` node at `opset` on input `x` of type `elem`.
+fn label_encoder(opset: i64, elem: i32, attrs: Vec<AttributeProto>) -> Builder {
+    let mut n = node("LabelEncoder", &["x"], &["y"], vec![]);
+    n.domain = Some("ai.onnx.ml".into());
+    n.attribute = attrs;
+    let mut b = Builder::new(13).input(vi("x", elem, &[3])).node(n).output("y");
+    b.opsets.push(("ai.onnx.ml".into(), opset));
+    b
+}
+
+#[test]
+fn label_encoder_1_maps_strings_to_indices_and_back() {
+    let b =
+        label_encoder(1, STRING, vec![strings_attr("classes_strings", &["a", "b"]), attr("default_int64", A::I(7))]);
+    let y = run_single_op(&b.read_ok(), "LabelEncoder", strs(&["b", "z", "a"]));
+    assert_eq!(&*y[0].values::<i64>().expect("i64"), &[1, 7, 0]);
+
+    let b = label_encoder(1, I64, vec![strings_attr("classes_strings", &["a", "b"])]);
+    let x = Tensor::from_vec(vec![3], vec![1i64, 5, 0]).expect("x");
+    let y = run_single_op(&b.read_ok(), "LabelEncoder", x);
+    assert_eq!(y[0].strings().expect("strings"), vec!["b", "_Unused", "a"]);
+}
+
+#[test]
+fn label_encoder_2_float_keys_and_defaults() {
+    let attrs = vec![
+        attr("keys_floats", A::Fs(vec![0.5, f32::NAN])),
+        strings_attr("values_strings", &["half", "nan"]),
+        attr("default_string", A::S("?")),
+    ];
+    let m = label_encoder(2, F32, attrs).read_ok();
+    let x = Tensor::from_vec(vec![3], vec![f32::NAN, 0.5, 2.0]).expect("x");
+    assert_eq!(run_single_op(&m, "LabelEncoder", x)[0].strings().expect("strings"), vec!["nan", "half", "?"]);
+
+    // Without default_float the default is -0.0.
+    let attrs = vec![attr("keys_int64s", A::Is(vec![3])), attr("values_floats", A::Fs(vec![1.5]))];
+    let m = label_encoder(2, I64, attrs).read_ok();
+    let y = run_single_op(&m, "LabelEncoder", Tensor::from_vec(vec![3], vec![3i64, 4, 3]).expect("x"));
+    let y = y[0].values::<f32>().expect("f32");
+    assert_eq!((y[0], y[2]), (1.5, 1.5));
+    assert!(y[1] == 0.0 && y[1].is_sign_negative());
+}
+
+#[test]
+fn label_encoder_errors_name_the_problem() {
+    let keys_only = label_encoder(2, STRING, vec![strings_attr("keys_strings", &["a"])]);
+    let e = keys_only.read().expect_err("no values").to_string();
+    assert!(e.contains("'values_*'") && e.contains("LabelEncoder"), "{e}");
+    let both = vec![
+        strings_attr("keys_strings", &["a"]),
+        attr("keys_int64s", A::Is(vec![1])),
+        attr("values_int64s", A::Is(vec![1])),
+    ];
+    let e = label_encoder(2, STRING, both).read().expect_err("two key lists").to_string();
+    assert!(e.contains("only one of the 'keys_*'"), "{e}");
+    let mismatch = vec![attr("keys_int64s", A::Is(vec![1])), attr("values_int64s", A::Is(vec![1]))];
+    let e = label_encoder(2, STRING, mismatch).read().expect_err("type mismatch").to_string();
+    assert!(e.contains("the input is string but the keys are i64"), "{e}");
+}
