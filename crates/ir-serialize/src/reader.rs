@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ir_graph::ops::{Constant, parse_opset};
+use ir_graph::ops::{Constant, ONNX_EXT_OPSET, OPENVINO_OPSET, split_version};
 use ir_graph::{ByteOwner, Bytes, ElementType, Model, NodeId, Op, OutputRef, RtAttribute, RtValue, Tensor};
 
 use crate::error::SerializeError;
@@ -316,7 +316,12 @@ fn build_graph(
                 type_name: l.type_name.clone(),
                 version: l.version.clone(),
             };
-            if parse_opset(&l.version).is_none_or(|v| v > MAX_OPSET) {
+            let known_family = match split_version(&l.version) {
+                Some((OPENVINO_OPSET, v)) => v <= MAX_OPSET,
+                Some((family, _)) => family == ONNX_EXT_OPSET,
+                None => false,
+            };
+            if !known_family {
                 return Err(unsupported());
             }
             if l.type_name == "Parameter" {

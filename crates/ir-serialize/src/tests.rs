@@ -396,3 +396,88 @@ fn big_constants_differing_outside_the_hash_sample_are_not_merged() {
     assert_eq!(xml.matches(&format!("offset=\"0\" size=\"{}\"", 4 * len)).count(), 2);
     assert_eq!(xml.matches(&format!("offset=\"{}\" size=\"{}\"", 4 * len, 4 * len)).count(), 1);
 }
+
+/// `x` (string Parameter) == Const ["hello", "", "wörld"].
+fn string_model() -> Model {
+    let mut m = Model::new("strings");
+    let x = m.add_parameter("x", ElementType::String, PartialShape::fixed(&[3])).expect("param");
+    m.port_mut(x.into()).expect("port").names = names(&["x"]);
+    let words: Vec<String> = ["hello", "", "wörld"].iter().map(|s| s.to_string()).collect();
+    let c = m.add_const("c", Tensor::from_strings(vec![3], &words).expect("strings")).expect("const");
+    let eq = m.add_node(ir_graph::ops::Equal::default(), "eq", &[x.into(), c.into()]).expect("equal");
+    m.port_mut(eq.into()).expect("port").names = names(&["eq"]);
+    m.add_result("eq/sink_port_0", eq.into()).expect("result");
+    m.add_result("x/sink_port_0", x.into()).expect("result");
+    m
+}
+
+/// i32 count, count + 1 i32 end offsets from 0, then the UTF-8 bytes.
+fn packed_strings(values: &[&str]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(values.len() as i32).to_le_bytes());
+    let mut end = 0i32;
+    out.extend_from_slice(&end.to_le_bytes());
+    for v in values {
+        end += v.len() as i32;
+        out.extend_from_slice(&end.to_le_bytes());
+    }
+    for v in values {
+        out.extend_from_slice(v.as_bytes());
+    }
+    out
+}
+
+#[test]
+fn string_consts_pack_count_offsets_then_bytes() {
+    let m = string_model();
+    let (xml, bin) = write(&m, false);
+    // As OpenVINO 2026.4 writes them: lowercase element type, STRING precision, size in bytes.
+    assert!(xml.contains(r#"<data shape="3" element_type="string" />"#), "{xml}");
+    assert!(xml.contains(r#"<data element_type="string" shape="3" offset="0" size="31" />"#), "{xml}");
+    assert!(xml.contains(r#"<port id="0" precision="STRING" names="x">"#), "{xml}");
+    let mut want: Vec<u8> = Vec::new();
+    for v in [3i32, 0, 5, 5, 11] {
+        want.extend_from_slice(&v.to_le_bytes());
+    }
+    want.extend_from_slice("hellowörld".as_bytes());
+    assert_eq!(bin, want);
+    assert_eq!(packed_strings(&["hello", "", "wörld"]), want);
+
+    let back = assert_round_trip(&m, false);
+    let (_, c) = back.nodes().find(|(_, n)| matches!(n.op, Op::Constant(_))).expect("const");
+    let Op::Constant(c) = &c.op else { unreachable!() };
+    assert_eq!(c.value.strings().expect("strings"), vec!["hello", "", "wörld"]);
+    let x = back.parameters()[0];
+    assert_eq!(back.port(x.into()).expect("port").element_type, ElementType::String);
+    let r = back.results().iter().map(|&r| back.node(r).expect("result").inputs[0]).collect::<Vec<_>>();
+    assert_eq!(back.port(r[1]).expect("port").element_type, ElementType::String);
+}
+
+/// `x` split on a Const delimiter by our own `StringSplit` (opset `onnx_ext1`).
+fn string_split_model() -> Model {
+    let mut m = Model::new("split");
+    let x = m.add_parameter("x", ElementType::String, PartialShape::fixed(&[3])).expect("param");
+    let d = m.add_const("d", Tensor::from_strings(vec![], &[", ".to_string()]).expect("strings")).expect("const");
+    let split = m.add_node(ir_graph::ops::StringSplit { maxsplit: 2 }, "split", &[x.into(), d.into()]).expect("split");
+    m.add_result("parts/sink_port_0", OutputRef::new(split, 0)).expect("result");
+    m.add_result("counts/sink_port_0", OutputRef::new(split, 1)).expect("result");
+    m
+}
+
+#[test]
+fn own_opset_round_trips_under_its_own_name_only() {
+    let m = string_split_model();
+    let (xml, bin) = write(&m, false);
+    assert!(xml.contains(r#"type="StringSplit" version="onnx_ext1""#), "{xml}");
+    assert!(xml.contains(r#"<data maxsplit="2" />"#), "{xml}");
+    assert!(xml.contains(r#"<data element_type="string" shape="" offset="0" size="14" />"#), "{xml}");
+    assert_eq!(bin, packed_strings(&[", "]));
+    let back = assert_round_trip(&m, false);
+    let (_, split) = back.nodes().find(|(_, n)| n.op.type_name() == "StringSplit").expect("split");
+    assert_eq!(split.op, Op::StringSplit(ir_graph::ops::StringSplit { maxsplit: 2 }));
+
+    let renamed = xml.replace(r#"version="onnx_ext1""#, r#"version="opset1""#);
+    assert!(read_model_from(&renamed, Bytes::from_pod_vec(bin.clone())).is_err());
+    let unknown = xml.replace(r#"version="onnx_ext1""#, r#"version="other_ext1""#);
+    assert!(read_model_from(&unknown, Bytes::from_pod_vec(bin)).is_err());
+}

@@ -18,6 +18,7 @@ pub mod reduce;
 pub mod resize;
 pub mod signal;
 pub mod slicing;
+pub mod strings;
 pub mod values;
 pub mod vision;
 

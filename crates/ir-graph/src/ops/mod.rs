@@ -29,6 +29,7 @@ mod rnn;
 mod shape_ops;
 mod signal;
 mod slicing;
+mod strings;
 mod unary;
 mod vision;
 
@@ -46,6 +47,7 @@ pub use rnn::*;
 pub use shape_ops::*;
 pub use signal::*;
 pub use slicing::*;
+pub use strings::*;
 pub use unary::*;
 pub use vision::*;
 
@@ -82,6 +84,8 @@ pub trait OpSpec: Clone + std::fmt::Debug + PartialEq + Serialize + DeserializeO
     const TYPE: &'static str;
     /// Number of the opset that defines this version (`version="opsetN"`).
     const OPSET: u32;
+    /// Name of the opset family: OpenVINO's own `opset`, or [`ONNX_EXT_OPSET`] for ops of ours.
+    const OPSET_NAME: &'static str = OPENVINO_OPSET;
     /// Output element types and shapes from the inputs'.
     fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>>;
     /// Reference evaluation on concrete inputs (constant folding, reference runtime).
@@ -90,6 +94,13 @@ pub trait OpSpec: Clone + std::fmt::Debug + PartialEq + Serialize + DeserializeO
         Err(GraphError::NotEvaluable { op: Self::TYPE.to_string(), element_type: et.to_string() })
     }
 }
+
+/// The family name of OpenVINO's own opsets (`version="opset8"`).
+pub const OPENVINO_OPSET: &str = "opset";
+
+/// The family name of our own opset for ONNX ops OpenVINO has no op for (string ops,
+/// `LabelEncoder`): `version="onnx_ext1"`. OpenVINO itself does not load these layers.
+pub const ONNX_EXT_OPSET: &str = "onnx_ext";
 
 /// Checks the input count; `Err` carries a message for a person.
 pub fn expect_inputs(inputs: &[InferInput<'_>], min: usize, max: usize) -> Result<()> {
@@ -122,6 +133,11 @@ macro_rules! define_ops {
                 match self { $(Op::$variant(_) => <$variant as OpSpec>::OPSET,)* }
             }
 
+            /// Name of the defining opset's family (`opset` or [`ONNX_EXT_OPSET`]).
+            pub fn opset_name(&self) -> &'static str {
+                match self { $(Op::$variant(_) => <$variant as OpSpec>::OPSET_NAME,)* }
+            }
+
             /// Output types and shapes.
             pub fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
                 match self { $(Op::$variant(o) => o.infer(inputs),)* }
@@ -140,6 +156,11 @@ macro_rules! define_ops {
             /// Every (type, opset) pair this build knows.
             pub fn known() -> &'static [(&'static str, u32)] {
                 &[$((<$variant as OpSpec>::TYPE, <$variant as OpSpec>::OPSET),)*]
+            }
+
+            /// Every (type, opset family, opset) triple this build knows.
+            pub fn known_versions() -> &'static [(&'static str, &'static str, u32)] {
+                &[$((<$variant as OpSpec>::TYPE, <$variant as OpSpec>::OPSET_NAME, <$variant as OpSpec>::OPSET),)*]
             }
 
             fn build(variant: usize, attrs: &HashMap<String, String>) -> Option<Result<Op, AttrError>> {
@@ -204,6 +225,12 @@ define_ops! {
     RnnSequence, GruSequence, LstmSequence,
     // scatter reductions and training-mode Dropout (ScatterND reduction, Dropout families)
     ScatterNDUpdate15, RandomUniform,
+    // own opset `onnx_ext1`: ONNX string ops and LabelEncoder
+    StringNormalizer,
+    StringConcat,
+    StringSplit,
+    RegexFullMatch,
+    LabelEncoder,
 }
 
 /// The IR spellings OpenVINO's reader also accepts for a few renamed types.
@@ -222,6 +249,17 @@ pub fn parse_opset(version: &str) -> Option<u32> {
     version.strip_prefix("opset")?.parse().ok()
 }
 
+/// Splits an IR `version` into its opset family and number: `opset8` -> (`opset`, 8),
+/// `onnx_ext1` -> (`onnx_ext`, 1).
+pub fn split_version(version: &str) -> Option<(&str, u32)> {
+    let digits = version.len() - version.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let (family, number) = version.split_at(version.len() - digits);
+    if family.is_empty() {
+        return None;
+    }
+    Some((family, number.parse().ok()?))
+}
+
 impl Op {
     /// Builds an op from an IR layer's `type`, `version` and `<data>` attributes.
     ///
@@ -229,19 +267,19 @@ impl Op {
     /// used, which is how OpenVINO resolves `version="opset8"` for an op defined in opset1.
     /// `None` means the type/version is unknown; `Some(Err)` means attributes failed to parse.
     pub fn from_ir(type_name: &str, version: &str, attrs: &HashMap<String, String>) -> Option<Result<Op, AttrError>> {
-        let opset = parse_opset(version)?;
+        let (family, opset) = split_version(version)?;
         let type_name = canonical_type(type_name);
-        let best = Op::known()
+        let best = Op::known_versions()
             .iter()
             .enumerate()
-            .filter(|(_, (t, o))| *t == type_name && *o <= opset)
-            .max_by_key(|(_, (_, o))| *o)?;
+            .filter(|(_, (t, f, o))| *t == type_name && *f == family && *o <= opset)
+            .max_by_key(|(_, (_, _, o))| *o)?;
         Op::build(best.0, attrs)
     }
 
-    /// The IR `version` attribute (`opsetN`).
+    /// The IR `version` attribute (`opsetN`, or `onnx_extN` for our own ops).
     pub fn version(&self) -> String {
-        format!("opset{}", self.opset())
+        format!("{}{}", self.opset_name(), self.opset())
     }
 }
 

@@ -11,4 +11,5 @@ mod sequence;
 mod signal;
 mod slicing;
 mod training;
+mod strings;
 mod translators;

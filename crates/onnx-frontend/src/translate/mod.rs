@@ -41,6 +41,7 @@ mod slicing;
 mod tfidf;
 mod training;
 mod tree;
+mod strings;
 mod vision;
 // Low-precision types: QuantizeLinear / DequantizeLinear.
 mod quantize;
@@ -116,6 +117,7 @@ impl Registry {
             optional::register(&mut r);
             random::register(&mut r);
             sequence::register(&mut r);
+            strings::register(&mut r);
             // Low-precision types: QuantizeLinear / DequantizeLinear.
             quantize::register(&mut r);
             qlinear::register(&mut r);
