@@ -14,6 +14,8 @@ use crate::kernels::gemm::PackedB;
 use crate::kernels::pool::PoolParams;
 use crate::steps::{Kind, Step, Unary};
 
+mod recurrent;
+
 /// Index of a value (one node output) in a plan.
 pub(crate) type ValueId = usize;
 
@@ -498,6 +500,9 @@ impl<'m> Builder<'m> {
         let Some(out_shape) = self.f32_shape(out0) else {
             return self.try_view(id);
         };
+        if matches!(node.op, Op::RnnSequence(_) | Op::GruSequence(_) | Op::LstmSequence(_)) {
+            return self.try_recurrent(id);
+        }
         // Extra outputs (MaxPool indices) must be unused for the fast path.
         for k in 1..node.outputs.len() {
             if self.consumers.get(&OutputRef::new(id, k as u32)).is_some_and(|c| !c.is_empty()) {

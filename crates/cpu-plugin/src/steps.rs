@@ -9,6 +9,7 @@ use crate::kernels::conv::{self, ConvParams, PackedConvWeights};
 use crate::kernels::elementwise::{self, BinaryOp, UnaryOp};
 use crate::kernels::gemm::{self, Bias, Epilogue, PackedB};
 use crate::kernels::pool::{self, PoolParams};
+use crate::kernels::rnn::{RnnIo, RnnKernel};
 use crate::kernels::{Activation, ThreadPool};
 use crate::plan::{Plan, Storage, ValueId};
 
@@ -65,6 +66,9 @@ pub(crate) enum Kind {
     Transpose { shape: Vec<usize>, perm: Vec<usize> },
     /// Same data, new shape (only materialised when the input is not in an arena buffer).
     View { shape: Vec<usize> },
+    /// Recurrent sequence op (RNN/GRU/LSTM) with packed constant weights; inputs X, H0,
+    /// [C0,] sequence lengths; outputs Y, Y_h[, Y_c].
+    Recurrent { kernel: Box<RnnKernel>, batch: usize, seq: usize },
     /// Reference evaluator fallback.
     Fallback(Op),
 }
@@ -185,6 +189,7 @@ impl Step {
             }
             Kind::FullyConnected { m, packed, .. } => (m * packed.k() * packed.n()) as u64,
             Kind::MatMul { m, k, n, batches, .. } => (m * k * n * batches.len()) as u64,
+            Kind::Recurrent { kernel, batch, seq } => kernel.macs(*batch, *seq),
             _ => 0,
         }
     }
@@ -207,6 +212,7 @@ impl Step {
             Kind::Lrn { .. } => "LRN".into(),
             Kind::Transpose { .. } => "Transpose".into(),
             Kind::View { .. } => "View".into(),
+            Kind::Recurrent { .. } => self.op.into(),
         }
     }
 
@@ -218,6 +224,9 @@ impl Step {
     pub(crate) fn run(&self, plan: &Plan, state: &mut State, pool: Option<&ThreadPool>) -> Result<()> {
         match &self.kind {
             Kind::Fallback(op) => return self.run_fallback(op, plan, state),
+            Kind::Recurrent { kernel, batch, seq } => {
+                return self.run_recurrent(kernel, (*batch, *seq), plan, state, pool);
+            }
             Kind::View { shape } => {
                 let (Some(&i), Some(&o)) = (self.inputs.first(), self.outputs.first()) else {
                     return Err(self.err("view without input or output"));
@@ -318,7 +327,7 @@ impl Step {
             }
             Kind::Transpose { shape, perm } => transpose(in0, shape, perm, out),
             Kind::Lrn { c, inner, half, scale, bias, beta } => lrn(in0, *c, *inner, *half, (*scale, *bias, *beta), out),
-            Kind::Fallback(_) | Kind::View { .. } => return Err(self.err("not a fast step")),
+            Kind::Fallback(_) | Kind::View { .. } | Kind::Recurrent { .. } => return Err(self.err("not a fast step")),
         }
         Ok(())
     }
@@ -365,6 +374,63 @@ impl Step {
             _ => return Err(self.err("step cannot run in place")),
         }
         Ok(())
+    }
+
+    /// Runs a recurrent step: several outputs, all in the arena, and integer sequence lengths.
+    fn run_recurrent(
+        &self,
+        r: &RnnKernel,
+        (batch, seq): (usize, usize),
+        plan: &Plan,
+        state: &mut State,
+        pool: Option<&ThreadPool>,
+    ) -> Result<()> {
+        let lstm = self.outputs.len() == 3;
+        let (&xv, &h0v) = match (self.inputs.first(), self.inputs.get(1)) {
+            (Some(x), Some(h)) => (x, h),
+            _ => return Err(self.err("missing inputs")),
+        };
+        let lens_v = *self.inputs.get(if lstm { 3 } else { 2 }).ok_or_else(|| self.err("missing sequence lengths"))?;
+        let lens: Vec<usize> = read_tensor(plan, state, lens_v)?
+            .to_i64_vec()
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map(|&l| usize::try_from(l).unwrap_or(0).min(seq))
+            .collect();
+        if lens.len() != batch {
+            return Err(self.err(format!("sequence_lengths has {} entries for batch {batch}", lens.len())));
+        }
+        let mut outs = Vec::with_capacity(self.outputs.len());
+        for &o in &self.outputs {
+            let Storage::Buffer(b) = plan.values[o].storage else {
+                return Err(self.err("fast step output is not in the arena"));
+            };
+            let n = plan.values[o].numel().unwrap_or(0);
+            outs.push((b, n, std::mem::take(&mut state.bufs[b])));
+        }
+        let res = (|| {
+            let x = read(plan, &state.bufs, &state.dyns, xv)?;
+            let h0 = read(plan, &state.bufs, &state.dyns, h0v)?;
+            let c0 = match self.inputs.get(2).filter(|_| lstm) {
+                Some(&c) => Some(read(plan, &state.bufs, &state.dyns, c)?),
+                None => None,
+            };
+            let [y, yh, rest @ ..] = outs.as_mut_slice() else {
+                return Err(self.err("recurrent step needs Y and Y_h"));
+            };
+            let y = y.2.get_mut(..y.1).ok_or_else(|| self.err("arena buffer for Y is too small"))?;
+            let yh = yh.2.get_mut(..yh.1).ok_or_else(|| self.err("arena buffer for Y_h is too small"))?;
+            let yc = match rest.first_mut() {
+                Some(o) => Some(o.2.get_mut(..o.1).ok_or_else(|| self.err("arena buffer for Y_c is too small"))?),
+                None => None,
+            };
+            let io = RnnIo { batch, seq, x: &x, h0: &h0, c0: c0.as_deref(), lens: &lens, y, yh, yc };
+            r.run(io, pool).map_err(|e| self.err(e))
+        })();
+        for (b, _, buf) in outs {
+            state.bufs[b] = buf;
+        }
+        res
     }
 
     fn run_fallback(&self, op: &Op, plan: &Plan, state: &mut State) -> Result<()> {

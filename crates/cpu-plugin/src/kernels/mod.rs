@@ -14,6 +14,7 @@ pub mod elementwise;
 pub mod gemm;
 pub mod pool;
 pub mod reference;
+pub mod rnn;
 
 use std::fmt;
 
