@@ -10,6 +10,6 @@ mod quantized;
 mod sequence;
 mod signal;
 mod slicing;
-mod training;
 mod strings;
+mod training;
 mod translators;

@@ -38,10 +38,10 @@ pub(crate) mod sequence;
 mod shape;
 mod signal;
 mod slicing;
+mod strings;
 mod tfidf;
 mod training;
 mod tree;
-mod strings;
 mod vision;
 // Low-precision types: QuantizeLinear / DequantizeLinear.
 mod quantize;
