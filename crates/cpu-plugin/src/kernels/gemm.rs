@@ -30,7 +30,7 @@ const NC_PANELS: usize = 64;
 
 /// Rows of the AVX-512 tile: 14 rows x 2 zmm = 28 accumulators leave 3 registers for the two
 /// B vectors and the A broadcast, and 28 independent FMA chains cover 2 pipes x 4 cycles.
-const MR512: usize = 14;
+pub(crate) const MR512: usize = 14;
 /// zmm registers per row of the AVX-512 tile.
 const NV512: usize = 2;
 /// Columns of the AVX-512 tile.
@@ -199,6 +199,11 @@ impl PackedB {
 
     fn panels(&self) -> BPanels<'_> {
         BPanels { data: self.data.as_slice(), n: self.n, n_pad: self.n_pad }
+    }
+
+    /// Panel geometry; an A operand fed to [`gemm_panels_prepacked_b`] must use the same.
+    pub(crate) fn layout(&self) -> Layout {
+        self.layout
     }
 }
 
@@ -427,6 +432,45 @@ pub(crate) unsafe fn gemm_packed_panels(
     core_parallel(&core, pool);
 }
 
+/// View of A already in panel layout: per k block at `kb * m_pad`, panel `ip` at `ip*mr*kcb`
+/// (`mr`, `kc` of the layout of the B operand it is multiplied with).
+#[derive(Clone, Copy)]
+pub(crate) struct APanels<'a> {
+    pub(crate) data: &'a [f32],
+    pub(crate) m: usize,
+    pub(crate) m_pad: usize,
+}
+
+/// Runs the blocked GEMM on panel A and pre-packed B, writing rows of stride `ldc` at `c`.
+///
+/// # Safety
+/// `c` must be valid for writes of `(a.m-1)*ldc + b.n()` elements, `a.data` must hold
+/// `b.k() * a.m_pad` elements in `b.layout()`, and the epilogue bias lengths must be checked
+/// by the caller.
+pub(crate) unsafe fn gemm_panels_prepacked_b(
+    a: APanels<'_>,
+    b: &PackedB,
+    c: *mut f32,
+    ldc: usize,
+    epi: &Epilogue<'_>,
+    pool: Option<&ThreadPool>,
+) {
+    debug_assert!(a.data.len() >= b.k * a.m_pad && a.m_pad.is_multiple_of(b.layout.mr()));
+    let core = Core {
+        m: a.m,
+        n: b.n,
+        k: b.k,
+        a: ASrc::Panels(a),
+        b: BSrc::Panels(b.panels()),
+        c: SyncPtr(c),
+        ldc,
+        epi,
+        layout: b.layout,
+        isa: isa(),
+    };
+    core_parallel(&core, pool);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Validation helpers.
 
@@ -631,6 +675,7 @@ fn pack_a_block_h<const H: usize>(
 enum ASrc<'a> {
     Raw { a: &'a [f32], lda: usize },
     Packed(&'a PackedA),
+    Panels(APanels<'a>),
 }
 
 #[derive(Clone, Copy)]
@@ -784,6 +829,7 @@ fn core_run_with(
                         buf.as_slice()
                     }
                     ASrc::Packed(pa) => &pa.data.as_slice()[kb * pa.m_pad + ic * kcb..],
+                    ASrc::Panels(ap) => &ap.data[kb * ap.m_pad + ic * kcb..],
                 };
                 for jp in jc..jc1 {
                     let j0 = jp * nr;
