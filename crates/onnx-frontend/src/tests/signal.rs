@@ -147,7 +147,8 @@ fn col2im_with_other_than_two_spatial_axes_scatter_adds_into_the_padded_image() 
     use ir_graph::Tensor;
     use ir_graph::eval::graph::run_model;
     // (image, block, strides, dilations, pads) for 3 and 1 spatial axes.
-    let cases: Vec<(Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>)> = vec![
+    type Case = (Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>);
+    let cases: Vec<Case> = vec![
         (vec![3, 4, 5], vec![1, 2, 2], vec![1, 1, 1], vec![1, 1, 1], vec![0; 6]),
         (vec![4, 5, 3], vec![2, 2, 1], vec![2, 1, 1], vec![1, 2, 1], vec![1, 0, 1, 1, 2, 0]),
         (vec![7], vec![3], vec![2], vec![2], vec![1, 2]),

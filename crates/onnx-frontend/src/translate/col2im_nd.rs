@@ -91,8 +91,12 @@ pub(super) fn col2im_nd(c: &mut NodeContext<'_>, d: usize) -> Result<Vec<OutputR
     // Channel c starts at c * plane; C = x.shape[1] / prod(block).
     let xshape = c.add(ops::ShapeOf { output_type: ElementType::I64 }, &[x])?;
     let cb = element(c, xshape, 1)?;
-    let zero_axis = c.constant(Tensor::scalar(0i64))?;
-    let bl = c.add(ops::ReduceProd { keep_dims: false }, &[block, zero_axis])?;
+    // A Multiply chain rather than ReduceProd: with ReduceProd of block_shape, OpenVINO's CPU
+    // plugin computes 0 channels here (an empty image) unless the product is a model output.
+    let mut bl = kernel[0];
+    for &k in &kernel[1..] {
+        bl = c.add(ops::Multiply::default(), &[bl, k])?;
+    }
     let channels = c.add(ops::Divide::default(), &[cb, bl])?;
     let chan = range(c, channels)?;
     let chan = c.add(ops::Multiply::default(), &[chan, plane])?;
