@@ -122,6 +122,9 @@ pub struct ConversionReport {
     pub translate: Duration,
     /// Every graph pass run, in order, with its time.
     pub passes: Vec<PassTiming>,
+    /// What the conversion changed in the model's interface that a user should know (e.g. an
+    /// `optional(tensor)` input that became a required tensor input), one sentence each.
+    pub notes: Vec<String>,
 }
 
 /// One translatable ONNX op: domain, op type and the `since_version`s with a translator.
@@ -165,6 +168,7 @@ pub fn convert_model_timed(path: &Path, options: &ConvertOptions) -> Result<(Mod
     let loader = load::TensorLoader::new(Some(file.dir.clone()));
     let mut model = translate::graph::translate_model(&file.proto, path, &loader, options, Registry::standard())?;
     report.translate = started.elapsed();
+    report.notes = translate::graph::optional_input_notes(&file.proto);
     report.passes = options.passes(&mut model)?;
     Ok((model, report))
 }

@@ -372,6 +372,9 @@ fn convert(args: &OvcArgs, input: &Path, out: &mut dyn Write) -> Result<(), Stri
     progress.stage("Reading and converting the model");
     let (mut model, report) = onnx_frontend::convert_model_timed(input, &options).map_err(|e| chain(&e))?;
     check_named_inputs(&model, &named_only)?;
+    for note in &report.notes {
+        let _ = writeln!(out, "[ WARNING ] {note}");
+    }
     record_rt_info(&mut model, args);
     if args.verbose {
         print_report(out, &report);

@@ -6,6 +6,7 @@ mod errors;
 mod external;
 mod light;
 mod ml;
+mod optional_inputs;
 mod quantized;
 mod sequence;
 mod signal;

@@ -78,13 +78,50 @@ fn tensor_type(t: Option<&TypeProto>) -> Option<&type_proto::Tensor> {
     }
 }
 
+/// The tensor type inside a top-level graph input declared `optional(tensor)`. IR has no
+/// optional type; such an input becomes a plain (required) tensor Parameter, so inside the graph
+/// it always holds an element.
+pub(crate) fn optional_tensor_input(v: &ValueInfoProto) -> Option<&TypeProto> {
+    match v.r#type.as_ref()?.value.as_ref()? {
+        type_proto::Value::OptionalType(o) => {
+            let elem = o.elem_type.as_deref()?;
+            matches!(elem.value, Some(type_proto::Value::TensorType(_))).then_some(elem)
+        }
+        _ => None,
+    }
+}
+
+/// A note per top-level graph input declared `optional(tensor)`, which becomes a required
+/// tensor Parameter (see [`optional_tensor_input`]).
+pub(crate) fn optional_input_notes(proto: &ModelProto) -> Vec<String> {
+    let Some(graph) = proto.graph.as_ref() else { return Vec::new() };
+    let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name()).collect();
+    graph
+        .input
+        .iter()
+        .filter(|v| !initializers.contains(v.name()) && optional_tensor_input(v).is_some())
+        .map(|v| {
+            format!(
+                "graph input '{}' is optional(tensor): IR has no optional type, so it became a required tensor \
+                 input (it must be fed a tensor; OptionalHasElement on it is true)",
+                v.name()
+            )
+        })
+        .collect()
+}
+
 /// Declared element type and shape of a graph input (missing dims and `dim_param` -> dynamic).
 fn declared(v: &ValueInfoProto) -> Result<(ElementType, PartialShape), String> {
-    let Some(t) = tensor_type(v.r#type.as_ref()) else {
-        if let Some(type_proto::Value::SequenceType(_)) = v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+    declared_type(v.r#type.as_ref())
+}
+
+/// [`declared`] of a type.
+fn declared_type(ty: Option<&TypeProto>) -> Result<(ElementType, PartialShape), String> {
+    let Some(t) = tensor_type(ty) else {
+        if let Some(type_proto::Value::SequenceType(_)) = ty.and_then(|t| t.value.as_ref()) {
             return Err(sequence::INTERFACE_MESSAGE.into());
         }
-        if v.r#type.as_ref().is_some_and(|t| t.value.is_some()) {
+        if ty.is_some_and(|t| t.value.is_some()) {
             return Err("only tensor inputs are supported (not sequences, maps or optionals)".into());
         }
         return Ok((ElementType::Dynamic, PartialShape::DynamicRank));
@@ -240,7 +277,8 @@ pub(crate) fn translate_model(
         if name.is_empty() {
             return Err(invalid("a graph input has no name".into()));
         }
-        let (et, declared_shape) = declared(v).map_err(|m| invalid(format!("graph input '{name}': {m}")))?;
+        let ty = optional_tensor_input(v).or(v.r#type.as_ref());
+        let (et, declared_shape) = declared_type(ty).map_err(|m| invalid(format!("graph input '{name}': {m}")))?;
         let shape = overrides.remove(&i).unwrap_or(declared_shape);
         if b.values.contains_key(name) {
             return Err(invalid(format!("graph input '{name}' is listed twice")));

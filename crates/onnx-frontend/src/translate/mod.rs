@@ -17,6 +17,7 @@ use crate::proto::{AttributeProto, NodeProto, attribute_proto::AttributeType};
 
 mod attention;
 mod bits;
+mod col2im_nd;
 mod control;
 mod deconv;
 mod elementwise;

@@ -1,4 +1,5 @@
-//! Signal ops: DFT -> DFT-7 / IDFT-7 / RDFT-9 / IRDFT-9, STFT -> STFT-15, Col2Im -> Col2Im-15;
+//! Signal ops: DFT -> DFT-7 / IDFT-7 / RDFT-9 / IRDFT-9, STFT -> STFT-15, Col2Im -> Col2Im-15
+//! (other spatial ranks in `col2im_nd.rs`);
 //! HannWindow / HammingWindow / BlackmanWindow and MelWeightMatrix decomposed into Range, Cos
 //! and arithmetic (constant inputs fold to a constant).
 
@@ -338,15 +339,19 @@ fn mel_weight_matrix(c: &mut NodeContext<'_>) -> R {
     Ok(vec![y])
 }
 
-/// Col2Im-18 -> Col2Im-15 (two spatial axes, as OpenVINO's op).
+/// Col2Im-18 -> Col2Im-15 for two spatial axes (OpenVINO's op), a scatter-add otherwise.
 fn col2im(c: &mut NodeContext<'_>) -> R {
     let (x, size, block) = (c.input(0)?, c.input(1)?, c.input(2)?);
     let spatial = c.shape(size).dims().and_then(|d| d.first().and_then(|v| v.get()));
-    if spatial != Some(2) {
-        let what = spatial.map_or("an unknown number of".to_string(), |s| s.to_string());
-        return Err(
-            c.error(format!("only 2 spatial dimensions are supported (OpenVINO Col2Im-15), image_shape has {what}"))
-        );
+    match spatial {
+        Some(2) => {}
+        Some(d) if d >= 1 => return super::col2im_nd::col2im_nd(c, d as usize),
+        _ => {
+            let what = spatial.map_or("an unknown number of".to_string(), |s| s.to_string());
+            return Err(
+                c.error(format!("image_shape must have a known, positive number of spatial axes, it has {what}"))
+            );
+        }
     }
     let two = |c: &NodeContext<'_>, name: &str, default: i64| -> Result<Vec<i64>, FrontendError> {
         let v = c.attr_ints(name)?.unwrap_or_else(|| vec![default; 2]);

@@ -177,9 +177,14 @@ pub fn read_value(path: &std::path::Path, kind: &str) -> Result<Tensor> {
         }
         "optional" => {
             let o = OptionalProto::decode(bytes.as_slice()).with_context(|| format!("decoding {}", path.display()))?;
-            match &o.tensor_value {
-                Some(t) => tensor_from_proto(t),
-                None => bail!("an optional value that is empty or not a tensor cannot be fed as a tensor"),
+            // OptionalProto.DataType: 0 undefined, 1 tensor; anything else holds no tensor.
+            match (&o.tensor_value, o.elem_type.unwrap_or(0)) {
+                (Some(t), _) => tensor_from_proto(t),
+                (None, 0 | 1) => bail!(
+                    "an empty optional cannot be fed to an IR input (IR has no optional type; an optional(tensor) \
+                     graph input is a required tensor input)"
+                ),
+                (None, t) => bail!("an optional of element kind {t} (not a tensor) cannot be fed as a tensor"),
             }
         }
         other => bail!("a {other} value cannot be fed as a tensor"),
