@@ -1,5 +1,6 @@
 //! Tests of the whole frontend: light models, translators, external data, error cases.
 
+mod bitcast;
 mod control;
 mod decompositions;
 mod errors;
@@ -10,6 +11,6 @@ mod quantized;
 mod sequence;
 mod signal;
 mod slicing;
-mod training;
 mod strings;
+mod training;
 mod translators;

@@ -16,6 +16,7 @@ use crate::load::TensorLoader;
 use crate::proto::{AttributeProto, NodeProto, attribute_proto::AttributeType};
 
 mod attention;
+mod bitcast_float;
 mod bits;
 mod control;
 mod deconv;
@@ -38,10 +39,10 @@ pub(crate) mod sequence;
 mod shape;
 mod signal;
 mod slicing;
+mod strings;
 mod tfidf;
 mod training;
 mod tree;
-mod strings;
 mod vision;
 // Low-precision types: QuantizeLinear / DequantizeLinear.
 mod quantize;
