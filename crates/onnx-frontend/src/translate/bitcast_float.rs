@@ -167,13 +167,12 @@ pub(super) fn bits_to_float(c: &mut NodeContext<'_>, x: OutputRef, f: FloatForma
     if signed != i64t {
         x64 = c.add(ops::Convert { destination_type: i64t }, &[x64])?;
     }
-    // Split off the sign bit: a negative pattern minus -2^(width-1) is the remaining bits,
-    // without overflow even for i64.
+    // The bits below the sign bit, kept with a mask (a pure bit op, where subtracting
+    // -2^(width-1) is integer arithmetic some runtimes do in a narrower type).
     let izero = c.const_scalar(i64t, 0.0)?;
     let sign = c.add(ops::Less::default(), &[x64, izero])?;
-    let top = c.const_scalar(i64t, -pow2(f.width as i32 - 1))?;
-    let cleared = c.add(ops::Subtract::default(), &[x64, top])?;
-    let r = c.add(ops::Select::default(), &[sign, cleared, x64])?;
+    let low = c.const_i64(&[], vec![i64::MAX >> (64 - f.width)])?;
+    let r = c.add(ops::BitwiseAnd::default(), &[x64, low])?;
     let shift = c.const_scalar(i64t, f.mant_bits as f64)?;
     let biased = c.add(ops::BitwiseRightShift::default(), &[r, shift])?;
     let mask = c.const_scalar(i64t, pow2(f.mant_bits as i32) - 1.0)?;
