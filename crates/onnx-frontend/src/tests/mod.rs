@@ -1,5 +1,6 @@
 //! Tests of the whole frontend: light models, translators, external data, error cases.
 
+mod bitcast;
 mod control;
 mod decompositions;
 mod errors;

@@ -3,6 +3,7 @@
 use ir_graph::ops;
 use ir_graph::{ElementType, OutputRef};
 
+use super::bitcast_float::{self, FloatFormat};
 use super::{NodeContext, Registry};
 use crate::error::FrontendError;
 
@@ -57,10 +58,11 @@ fn bit_shift(c: &mut NodeContext<'_>) -> R {
     Ok(vec![c.add(ops::Select::default(), &[out, fill, shifted])?])
 }
 
-/// BitCast between types of one width. OpenVINO has no op that reinterprets bits, so only the
-/// casts whose bits a value conversion keeps are expressed: integer <-> integer of one width
-/// (Convert wraps modulo 2^N, which is the two's-complement reinterpretation) and boolean ->
-/// 8-bit integer (true is stored as 1). Casts between float and integer types are refused.
+/// BitCast between types of one width. Integer <-> integer is a Convert (it wraps modulo 2^N,
+/// which is the two's-complement reinterpretation) and boolean -> 8-bit integer too (true is
+/// stored as 1). OpenVINO has no op that reinterprets bits, so casts involving IEEE floats
+/// (f16, bf16, f32, f64) are decomposed arithmetically (`bitcast_float`); a float -> float cast
+/// goes through the signed integer of that width.
 fn bit_cast(c: &mut NodeContext<'_>) -> R {
     let x = c.input(0)?;
     let to = c.attr_int_req("to")?;
@@ -74,14 +76,26 @@ fn bit_cast(c: &mut NodeContext<'_>) -> R {
         return Err(c.error(format!("BitCast needs types of one width, got {from} and {to}")));
     }
     let int_like = |t: ElementType| t.is_integer();
-    let ok = (int_like(from) && int_like(to)) || (from == ElementType::Boolean && int_like(to));
-    if !ok {
-        return Err(c.error(format!(
-            "BitCast from {from} to {to} is not supported: OpenVINO has no op that reinterprets the bits of a \
-             float as an integer or back"
-        )));
+    if (int_like(from) && int_like(to)) || (from == ElementType::Boolean && int_like(to)) {
+        return Ok(vec![c.add(ops::Convert { destination_type: to }, &[x])?]);
     }
-    Ok(vec![c.add(ops::Convert { destination_type: to }, &[x])?])
+    let unsupported = || {
+        format!(
+            "BitCast from {from} to {to} is not supported: only IEEE floats (f16, bf16, f32, f64) and \
+             integers of the same width are reinterpreted"
+        )
+    };
+    let out = match (FloatFormat::of(from), FloatFormat::of(to)) {
+        (Some(f), None) if int_like(to) => bitcast_float::float_to_bits(c, x, f, to)?,
+        (None, Some(f)) if int_like(from) => bitcast_float::bits_to_float(c, x, f, to)?,
+        (Some(f), Some(g)) => {
+            let signed = bitcast_float::signed_of_width(f.width()).ok_or_else(|| c.error(unsupported()))?;
+            let bits = bitcast_float::float_to_bits(c, x, f, signed)?;
+            bitcast_float::bits_to_float(c, bits, g, to)?
+        }
+        _ => return Err(c.error(unsupported())),
+    };
+    Ok(vec![out])
 }
 
 #[cfg(test)]
@@ -115,7 +129,7 @@ mod tests {
     }
 
     #[test]
-    fn bit_cast_between_integers_only() {
+    fn bit_cast_kinds() {
         let ok = Builder::new(26)
             .input(vi("x", I32, &[3]))
             .node(node("BitCast", &["x"], &["y"], vec![("to", A::I(12))])) // uint32
@@ -125,8 +139,13 @@ mod tests {
             .input(vi("x", F32, &[3]))
             .node(node("BitCast", &["x"], &["y"], vec![("to", A::I(I32 as i64))]))
             .output("y");
-        let e = float.read().expect_err("f32 -> i32").to_string();
-        assert!(e.contains("BitCast from f32 to i32 is not supported"), "{e}");
+        assert!(op_counts(&float.read_ok()).contains_key("IsNaN"));
+        let f8 = Builder::new(26)
+            .input(vi("x", 17, &[3])) // float8e4m3fn
+            .node(node("BitCast", &["x"], &["y"], vec![("to", A::I(2))])) // uint8
+            .output("y");
+        let e = f8.read().expect_err("f8 -> u8").to_string();
+        assert!(e.contains("BitCast from f8e4m3 to u8 is not supported"), "{e}");
         let width = Builder::new(26)
             .input(vi("x", I32, &[3]))
             .node(node("BitCast", &["x"], &["y"], vec![("to", A::I(I64 as i64))]))

@@ -16,6 +16,7 @@ use crate::load::TensorLoader;
 use crate::proto::{AttributeProto, NodeProto, attribute_proto::AttributeType};
 
 mod attention;
+mod bitcast_float;
 mod bits;
 mod col2im_nd;
 mod control;
