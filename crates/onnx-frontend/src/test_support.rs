@@ -251,3 +251,18 @@ pub fn result_producer(m: &Model) -> &Op {
     let src = m.node(r).expect("result").inputs[0];
     &m.node(src.node).expect("producer").op
 }
+
+/// A 1-D f32 tensor.
+pub fn f32v(x: &[f32]) -> ir_graph::Tensor {
+    ir_graph::Tensor::from_vec(vec![x.len()], x.to_vec()).expect("tensor")
+}
+
+/// The values of an f32 tensor.
+pub fn vals(t: &ir_graph::Tensor) -> Vec<f32> {
+    t.values::<f32>().expect("f32").into_owned()
+}
+
+/// Runs a converted model on the reference evaluator.
+pub fn run(m: &Model, ins: &[ir_graph::Tensor]) -> Vec<ir_graph::Tensor> {
+    ir_graph::eval::graph::run_model(m, ins).unwrap_or_else(|e| panic!("evaluation failed: {e}"))
+}

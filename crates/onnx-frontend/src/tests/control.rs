@@ -1,7 +1,6 @@
 //! If / Loop / Scan: bodies, outer-scope values, nesting, carried values and scan outputs.
 
-use ir_graph::eval::graph::run_model;
-use ir_graph::{Model, Op, Tensor};
+use ir_graph::{Op, Tensor};
 
 use crate::proto::attribute_proto::AttributeType;
 use crate::proto::{AttributeProto, GraphProto, NodeProto};
@@ -34,18 +33,6 @@ pub(super) fn graph(
 pub(super) fn with_graphs(mut n: NodeProto, graphs: Vec<(&str, GraphProto)>) -> NodeProto {
     n.attribute.extend(graphs.into_iter().map(|(k, g)| graph_attr(k, g)));
     n
-}
-
-fn f32v(x: &[f32]) -> Tensor {
-    Tensor::from_vec(vec![x.len()], x.to_vec()).expect("tensor")
-}
-
-fn vals(t: &Tensor) -> Vec<f32> {
-    t.values::<f32>().expect("f32").into_owned()
-}
-
-fn run(m: &Model, ins: &[Tensor]) -> Vec<Tensor> {
-    run_model(m, ins).unwrap_or_else(|e| panic!("evaluation failed: {e}"))
 }
 
 fn if_node(cond: &str, out: &str) -> NodeProto {

@@ -1,8 +1,7 @@
 //! QLinearMatMul / QLinearConv / DynamicQuantizeLinear evaluated end to end on the reference
 //! evaluator: exact integer accumulation and requantization.
 
-use ir_graph::eval::graph::run_model;
-use ir_graph::{Model, Tensor};
+use ir_graph::Tensor;
 
 use crate::proto::TensorProto;
 use crate::proto::tensor_proto::DataType;
@@ -18,10 +17,6 @@ fn u8_raw(name: &str, dims: &[i64], values: &[u8]) -> TensorProto {
         raw_data: Some(values.to_vec().into()),
         ..Default::default()
     }
-}
-
-fn run(m: &Model, ins: &[Tensor]) -> Vec<Tensor> {
-    run_model(m, ins).unwrap_or_else(|e| panic!("evaluation failed: {e}"))
 }
 
 /// `a [1, 260] @ b [260, 1]` sums to 2^24 + 1, which f32 cannot hold; scaled by 2^-25 it is

@@ -1,22 +1,9 @@
 //! Sequences resolved at conversion time: constant and runtime positions, splitting,
 //! concatenation, and the sequences IR cannot express.
 
-use ir_graph::eval::graph::run_model;
-use ir_graph::{Model, Tensor};
+use ir_graph::Tensor;
 
 use crate::test_support::*;
-
-fn f32v(x: &[f32]) -> Tensor {
-    Tensor::from_vec(vec![x.len()], x.to_vec()).expect("tensor")
-}
-
-fn vals(t: &Tensor) -> Vec<f32> {
-    t.values::<f32>().expect("f32").into_owned()
-}
-
-fn run(m: &Model, ins: &[Tensor]) -> Vec<Tensor> {
-    run_model(m, ins).unwrap_or_else(|e| panic!("evaluation failed: {e}"))
-}
 
 fn err_of(b: &Builder) -> String {
     match b.read() {

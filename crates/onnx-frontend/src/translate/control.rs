@@ -5,6 +5,8 @@
 //! are merged inputs with back edges; per-iteration outputs are unsqueezed inside the body and
 //! concatenated by the op; Scan's sliced inputs are squeezed inside the body, as OpenVINO does.
 
+use std::collections::HashMap;
+
 use ir_graph::ops::{self, Body, InputDesc, OutputDesc, SliceAttrs};
 use ir_graph::{Dim, ElementType, Model, NodeId, Op, OutputRef, PartialShape, Tensor};
 
@@ -353,4 +355,46 @@ fn scan(c: &mut NodeContext<'_>, v8: bool) -> R {
     let op = ops::TensorIterator { body: Body::new(body), inputs: descs, outputs };
     let id = c.add_node(op, &inputs)?;
     Ok(outputs_of(id, n + k_scan))
+}
+
+fn body_error(c: &NodeContext<'_>, e: ir_graph::GraphError) -> FrontendError {
+    c.error(format!("body: {e}"))
+}
+
+/// Copies the nodes of `body` into the graph with its Parameters fed by `args`; returns the
+/// values its Results read.
+pub(super) fn inline_body(
+    c: &mut NodeContext<'_>,
+    body: &Model,
+    args: &[OutputRef],
+) -> Result<Vec<OutputRef>, FrontendError> {
+    if body.parameters().len() != args.len() {
+        return Err(c.error(format!("the body has {} inputs, expected {}", body.parameters().len(), args.len())));
+    }
+    let mut map: HashMap<OutputRef, OutputRef> =
+        body.parameters().iter().zip(args).map(|(&p, &a)| (OutputRef::new(p, 0), a)).collect();
+    for id in body.topological_order().map_err(|e| body_error(c, e))? {
+        let n = body.node(id).map_err(|e| body_error(c, e))?;
+        if matches!(n.op, Op::Parameter(_) | Op::ResultOp(_)) {
+            continue;
+        }
+        let inputs = n
+            .inputs
+            .iter()
+            .map(|i| {
+                map.get(i).copied().ok_or_else(|| c.error(format!("body node '{}' reads an unknown value", n.name)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let new = c.add_node(n.op.clone(), &inputs)?;
+        for k in 0..n.outputs.len() {
+            map.insert(OutputRef::new(id, k as u32), OutputRef::new(new, k as u32));
+        }
+    }
+    body.results()
+        .iter()
+        .map(|&r| {
+            let src = body.node(r).map_err(|e| body_error(c, e))?.inputs.first().copied();
+            src.and_then(|s| map.get(&s).copied()).ok_or_else(|| c.error("a body result reads an unknown value"))
+        })
+        .collect()
 }

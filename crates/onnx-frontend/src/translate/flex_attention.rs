@@ -8,10 +8,8 @@
 //! The modifier graphs are inlined: each is translated as a sub-graph with its one input typed
 //! as the scores, and its nodes are copied into the enclosing model.
 
-use std::collections::HashMap;
-
 use ir_graph::ops;
-use ir_graph::{ElementType, Op, OutputRef};
+use ir_graph::{ElementType, OutputRef};
 
 use super::attention::{convert, float_type, static_dim};
 use super::{NodeContext, Registry};
@@ -35,35 +33,13 @@ fn inline_modifier(c: &mut NodeContext<'_>, attr: &str, arg: OutputRef) -> Out {
             c.error(format!("graph '{attr}' must have exactly one input, it has {}", params.len() - outer.len()))
         );
     }
-    let [result] = body.results() else {
+    if body.results().len() != 1 {
         return Err(c.error(format!("graph '{attr}' must have exactly one output, it has {}", body.results().len())));
-    };
-    let mut map: HashMap<OutputRef, OutputRef> = HashMap::new();
-    for (&p, &v) in params.iter().zip(std::iter::once(&arg).chain(&outer)) {
-        map.insert(OutputRef::new(p, 0), v);
     }
-    let order = body.topological_order().map_err(|e| c.error(e.to_string()))?;
-    for id in order {
-        let n = body.node(id).map_err(|e| c.error(e.to_string()))?;
-        if matches!(n.op, Op::Parameter(_) | Op::ResultOp(_)) {
-            continue;
-        }
-        let inputs = n
-            .inputs
-            .iter()
-            .map(|i| {
-                map.get(i)
-                    .copied()
-                    .ok_or_else(|| c.error(format!("graph '{attr}': '{}' reads an unknown value", n.name)))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let new = c.add_node(n.op.clone(), &inputs)?;
-        for k in 0..n.outputs.len() {
-            map.insert(OutputRef::new(id, k as u32), OutputRef::new(new, k as u32));
-        }
-    }
-    let src = body.node(*result).map_err(|e| c.error(e.to_string()))?.inputs.first().copied();
-    src.and_then(|s| map.get(&s).copied()).ok_or_else(|| c.error(format!("graph '{attr}' has an unconnected output")))
+    let mut args = vec![arg];
+    args.extend(&outer);
+    let outs = super::control::inline_body(c, &body, &args)?;
+    outs.first().copied().ok_or_else(|| c.error(format!("graph '{attr}' has no output")))
 }
 
 /// FlexAttention-1.

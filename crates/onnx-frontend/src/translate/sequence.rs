@@ -5,9 +5,7 @@
 //! (Unsqueeze + Concat) and picked with Gather at a normalized index; Insert and Erase at a
 //! runtime position keep a known length and pick every resulting element from the stack.
 
-use std::collections::HashMap;
-
-use ir_graph::{Dim, ElementType, Model, Op, OutputRef, PartialShape, ops};
+use ir_graph::{Dim, ElementType, OutputRef, PartialShape, ops};
 
 use super::{NodeContext, Registry};
 use crate::error::FrontendError;
@@ -289,7 +287,7 @@ fn sequence_map(c: &mut NodeContext<'_>) -> R {
         }
         let mut fed = args;
         fed.extend(outer);
-        let results = inline(c, &body, &fed)?;
+        let results = super::control::inline_body(c, &body, &fed)?;
         for (out, r) in outputs.iter_mut().zip(results) {
             out.push(r);
         }
@@ -299,44 +297,6 @@ fn sequence_map(c: &mut NodeContext<'_>) -> R {
         c.set_sequence_output(k, Sequence { elements, elem_type });
     }
     Ok(vec![])
-}
-
-fn body_error(c: &NodeContext<'_>, e: ir_graph::GraphError) -> FrontendError {
-    c.error(format!("body: {e}"))
-}
-
-/// Copies the nodes of `body` into the graph with its Parameters fed by `args`; returns the
-/// values its Results read.
-fn inline(c: &mut NodeContext<'_>, body: &Model, args: &[OutputRef]) -> Result<Vec<OutputRef>, FrontendError> {
-    if body.parameters().len() != args.len() {
-        return Err(c.error(format!("the body has {} inputs, expected {}", body.parameters().len(), args.len())));
-    }
-    let mut map: HashMap<OutputRef, OutputRef> =
-        body.parameters().iter().zip(args).map(|(&p, &a)| (OutputRef::new(p, 0), a)).collect();
-    for id in body.topological_order().map_err(|e| body_error(c, e))? {
-        let n = body.node(id).map_err(|e| body_error(c, e))?;
-        if matches!(n.op, Op::Parameter(_) | Op::ResultOp(_)) {
-            continue;
-        }
-        let inputs = n
-            .inputs
-            .iter()
-            .map(|i| {
-                map.get(i).copied().ok_or_else(|| c.error(format!("body node '{}' reads an unknown value", n.name)))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let new = c.add_node(n.op.clone(), &inputs)?;
-        for k in 0..n.outputs.len() {
-            map.insert(OutputRef::new(id, k as u32), OutputRef::new(new, k as u32));
-        }
-    }
-    body.results()
-        .iter()
-        .map(|&r| {
-            let src = body.node(r).map_err(|e| body_error(c, e))?.inputs.first().copied();
-            src.and_then(|s| map.get(&s).copied()).ok_or_else(|| c.error("a body result reads an unknown value"))
-        })
-        .collect()
 }
 
 // ----- runtime positions -----
