@@ -225,7 +225,7 @@ fn sequence_typed_input() {
         }),
         ..Default::default()
     };
-    ovc_on(&m).failed_with(&["graph input 'x'", "only tensor inputs"]);
+    ovc_on(&m).failed_with(&["graph input 'x'", "IR has no sequence type"]);
 }
 
 // ----- types and shapes -----
