@@ -10,30 +10,8 @@ use std::process::Command;
 use ir_graph::{Op, Tensor};
 use ir_serialize::{SaveOptions, read_model, save_model};
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
-}
-
-fn venv_bin() -> PathBuf {
-    let root = workspace_root();
-    let target = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) if !d.is_empty() => root.join(d),
-        _ => root.join("target"),
-    };
-    let mut bin = target.join("py/bin");
-    if !bin.join("ovc").exists() {
-        // A private target dir without its own venv: use the workspace's.
-        bin = root.join("target/py/bin");
-    }
-    assert!(
-        bin.join("ovc").exists() && bin.join("python").exists(),
-        "the OpenVINO Python venv is missing: {} has no `ovc`/`python`.\n\
-         Create it from the workspace root with\n    python3 -m venv target/py && \
-         target/py/bin/pip install -r xtask/requirements.txt\n(or run `cargo xtask conformance` once).",
-        bin.display()
-    );
-    bin
-}
+mod common;
+use common::{assert_same_ir, run_ovc, venv_bin};
 
 /// Makes the ONNX models and converts each with `ovc` (no FP16 compression).
 fn ovc_irs(tmp: &Path) -> Vec<(String, PathBuf)> {
@@ -45,15 +23,7 @@ fn ovc_irs(tmp: &Path) -> Vec<(String, PathBuf)> {
     for stem in ["if", "loop", "scan", "nested"] {
         let onnx = tmp.join(format!("{stem}.onnx"));
         let xml = tmp.join(format!("ov/{stem}.xml"));
-        let o = Command::new(bin.join("ovc"))
-            .arg(&onnx)
-            .arg("--output_model")
-            .arg(&xml)
-            .arg("--compress_to_fp16=False")
-            .env("OPENVINO_TELEMETRY_OPTOUT", "1")
-            .output()
-            .expect("run ovc");
-        assert!(o.status.success(), "ovc failed on {stem}: {}", String::from_utf8_lossy(&o.stderr));
+        run_ovc(&bin, &onnx, &tmp.join(format!("ov/{stem}")), &["--compress_to_fp16=False"]);
         out.push((stem.to_string(), xml));
     }
     out
@@ -67,16 +37,7 @@ fn ovc_sub_graph_irs_read_and_rewrite_byte_identically() {
         assert!(model.body_depth() >= 1, "{stem}: no body was read");
         let ours = tmp.path().join(format!("ours/{stem}.xml"));
         save_model(&model, &ours, &SaveOptions::default()).expect("write back");
-        let a = std::fs::read_to_string(&ov_xml).expect("ovc xml");
-        let b = std::fs::read_to_string(&ours).expect("our xml");
-        if a != b {
-            let line = a.lines().zip(b.lines()).position(|(x, y)| x != y).unwrap_or(0);
-            let ctx = |s: &str| s.lines().skip(line.saturating_sub(3)).take(8).collect::<Vec<_>>().join("\n");
-            panic!("{stem}: XML differs at line {}:\n--- ovc\n{}\n--- ours\n{}", line + 1, ctx(&a), ctx(&b));
-        }
-        let ov_bin = std::fs::read(ov_xml.with_extension("bin")).expect("ovc bin");
-        let our_bin = std::fs::read(ours.with_extension("bin")).expect("our bin");
-        assert!(ov_bin == our_bin, "{stem}: .bin files differ ({} vs {} bytes)", ov_bin.len(), our_bin.len());
+        assert_same_ir(&stem, &ov_xml, &ours);
         // Reading our own output gives the same structure again.
         let back = read_model(&ours).expect("read ours");
         assert_eq!(back.node_count(), model.node_count(), "{stem}");

@@ -10,27 +10,8 @@ use std::process::Command;
 use ir_graph::{Model, Op};
 use ir_serialize::{SaveOptions, read_model, save_model};
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
-}
-
-/// The venv's bin folder; fails (never skips) with instructions when it is missing.
-fn venv_bin() -> PathBuf {
-    let root = workspace_root();
-    let target = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) if !d.is_empty() => root.join(d),
-        _ => root.join("target"),
-    };
-    let bin = target.join("py/bin");
-    assert!(
-        bin.join("ovc").exists() && bin.join("python").exists(),
-        "the OpenVINO Python venv is missing: {} has no `ovc`/`python`.\n\
-         Create it from the workspace root with\n    python3 -m venv target/py && \
-         target/py/bin/pip install -r xtask/requirements.txt\n(or run `cargo xtask conformance` once).",
-        bin.display()
-    );
-    bin
-}
+mod common;
+use common::{assert_same_ir, run_ovc, venv_bin};
 
 fn light_models(bin: &Path) -> Vec<PathBuf> {
     let py = bin.join("python");
@@ -48,18 +29,6 @@ fn light_models(bin: &Path) -> Vec<PathBuf> {
     v.sort();
     assert_eq!(v.len(), 9, "expected the nine light models in {}", dir.display());
     v
-}
-
-fn run_ovc(bin: &Path, onnx: &Path, out: &Path, extra: &[&str]) {
-    let o = Command::new(bin.join("ovc"))
-        .arg(onnx)
-        .arg("--output_model")
-        .arg(out)
-        .args(extra)
-        .env("OPENVINO_TELEMETRY_OPTOUT", "1")
-        .output()
-        .expect("run ovc");
-    assert!(o.status.success(), "ovc failed on {}: {}", onnx.display(), String::from_utf8_lossy(&o.stderr));
 }
 
 fn const_payloads(m: &Model) -> Vec<(String, Vec<u8>)> {
@@ -86,19 +55,9 @@ fn ovc_light_models_read_and_rewrite_to_the_same_graph() {
         let ours = tmp.path().join(format!("ours/{stem}.xml"));
         // ovc already compressed the weights; compressing again must change nothing.
         save_model(&model, &ours, &SaveOptions { compress_to_fp16: true }).expect("write back");
-        let a = std::fs::read_to_string(&ov_xml).expect("ovc xml");
-        let b = std::fs::read_to_string(&ours).expect("our xml");
-
-        if a != b {
-            let line = a.lines().zip(b.lines()).position(|(x, y)| x != y).unwrap_or(0);
-            let ctx = |s: &str| s.lines().skip(line.saturating_sub(3)).take(8).collect::<Vec<_>>().join("\n");
-            panic!("{stem}: XML differs at line {}:\n--- ovc\n{}\n--- ours\n{}", line + 1, ctx(&a), ctx(&b));
-        }
+        assert_same_ir(&stem, &ov_xml, &ours);
         let back = read_model(&ours).expect("read ours");
         assert_eq!(const_payloads(&model), const_payloads(&back), "{stem}: constant bytes differ");
-        let ov_bin = std::fs::read(ov_xml.with_extension("bin")).expect("ovc bin");
-        let our_bin = std::fs::read(ours.with_extension("bin")).expect("our bin");
-        assert!(ov_bin == our_bin, "{stem}: .bin files differ ({} vs {} bytes)", ov_bin.len(), our_bin.len());
     }
 }
 
@@ -117,15 +76,6 @@ fn fp16_compression_matches_ovc_byte_for_byte() {
         model.rt_info = reference.rt_info.clone();
         let ours = tmp.path().join(format!("ours/{stem}.xml"));
         save_model(&model, &ours, &SaveOptions { compress_to_fp16: true }).expect("write compressed");
-        let a = std::fs::read_to_string(&f16_xml).expect("ovc xml");
-        let b = std::fs::read_to_string(&ours).expect("our xml");
-        if a != b {
-            let line = a.lines().zip(b.lines()).position(|(x, y)| x != y).unwrap_or(0);
-            let ctx = |s: &str| s.lines().skip(line.saturating_sub(3)).take(8).collect::<Vec<_>>().join("\n");
-            panic!("{stem}: XML differs at line {}:\n--- ovc\n{}\n--- ours\n{}", line + 1, ctx(&a), ctx(&b));
-        }
-        let ov_bin = std::fs::read(f16_xml.with_extension("bin")).expect("ovc bin");
-        let our_bin = std::fs::read(ours.with_extension("bin")).expect("our bin");
-        assert!(ov_bin == our_bin, "{stem}: .bin files differ ({} vs {} bytes)", ov_bin.len(), our_bin.len());
+        assert_same_ir(&stem, &f16_xml, &ours);
     }
 }
