@@ -44,6 +44,30 @@ fn tfidf_modes_weigh_the_counts() {
     assert_eq!(run(&tfidf("TFIDF").read_ok(), &[x()]), vec![0.0, 4.0, 8.0]);
 }
 
+/// An output column index at the top of the i64 range gives an error naming the overflowing
+/// shape, not an arithmetic overflow.
+#[test]
+fn tfidf_with_an_absurd_output_column_is_refused() {
+    let n = node(
+        "TfIdfVectorizer",
+        &["x"],
+        &["y"],
+        vec![
+            ("mode", A::S("TF")),
+            ("min_gram_length", A::I(1)),
+            ("max_gram_length", A::I(1)),
+            ("max_skip_count", A::I(0)),
+            ("ngram_counts", A::Is(vec![0])),
+            ("ngram_indexes", A::Is(vec![i64::MAX])),
+            ("pool_int64s", A::Is(vec![1])),
+        ],
+    );
+    let b = Builder::new(9).input(vi("x", I64, &[1, 3])).node(n).output("y");
+    let bytes = prost::Message::encode_to_vec(&b.proto());
+    let e = crate::convert_model_from_bytes(&bytes, "m.onnx", &Default::default()).expect_err("absurd column");
+    assert!(e.to_string().contains("more bytes than any address space holds"), "{e}");
+}
+
 #[test]
 fn tfidf_with_a_string_pool_is_refused() {
     let mut n = node(

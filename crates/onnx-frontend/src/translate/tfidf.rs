@@ -94,7 +94,7 @@ fn tfidf_vectorizer(c: &mut NodeContext<'_>) -> R {
             c.error(format!("min_gram_length {min}, max_gram_length {max} and max_skip_count {max_skip} are invalid"))
         );
     }
-    let out_size = indexes.iter().copied().max().map_or(0, |m| m + 1).max(0) as usize;
+    let out_size = indexes.iter().copied().max().map_or(0, |m| m.saturating_add(1)).max(0) as usize;
     if !weights.is_empty() && weights.len() < out_size {
         return Err(c.error(format!("{} weights for {out_size} output columns", weights.len())));
     }
