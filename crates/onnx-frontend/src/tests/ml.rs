@@ -146,6 +146,43 @@ fn tree_ensemble_feature_ids_beyond_the_input_are_refused() {
     assert!(e.contains("TreeEnsemble") && e.contains("feature id 1 is out of range"), "{e}");
 }
 
+/// 10000 set-membership stumps, one with a set of 10000 values: the nodes x values table would
+/// hold 10^8 entries, so the conversion is refused instead of allocating it.
+#[test]
+fn tree_ensemble_membership_table_beyond_the_limit_is_refused() {
+    let nodes = 10_000usize;
+    let ids = |v: i64| A::Is(vec![v; nodes]);
+    let mut members: Vec<f32> = (0..nodes).map(|v| v as f32).collect();
+    for _ in 1..nodes {
+        members.extend([f32::NAN, 1.0]);
+    }
+    let mut n = node(
+        "TreeEnsemble",
+        &["x"],
+        &["y"],
+        vec![
+            ("n_targets", A::I(1)),
+            ("aggregate_function", A::I(1)),
+            ("nodes_featureids", ids(0)),
+            ("nodes_modes", A::T(raw("m", DataType::Uint8, &[nodes as i64], vec![6; nodes]))),
+            ("nodes_splits", A::T(f32s("s", &vec![0.0; nodes]))),
+            ("nodes_truenodeids", A::Is((0..nodes as i64).map(|i| 2 * i).collect())),
+            ("nodes_falsenodeids", A::Is((0..nodes as i64).map(|i| 2 * i + 1).collect())),
+            ("nodes_trueleafs", ids(1)),
+            ("nodes_falseleafs", ids(1)),
+            ("membership_values", A::T(f32s("mv", &members))),
+            ("leaf_targetids", A::Is(vec![0; 2 * nodes])),
+            ("leaf_weights", A::T(f32s("w", &vec![1.0; 2 * nodes]))),
+            ("tree_roots", A::Is((0..nodes as i64).collect())),
+        ],
+    );
+    n.domain = Some("ai.onnx.ml".into());
+    let mut b = Builder::new(21).input(vi("x", F32, &[3, 1])).node(n).output("y");
+    b.opsets.push(("ai.onnx.ml".into(), 5));
+    let e = b.read().expect_err("huge membership table").to_string();
+    assert!(e.contains("TreeEnsemble") && e.contains("set-membership table of 10000 nodes x 10000 values"), "{e}");
+}
+
 #[test]
 fn tree_ensemble_aggregates_and_routes_nan() {
     let x = || Tensor::from_vec(vec![3, 2], vec![0.5f32, 1.0, f32::NAN, f32::NAN, 3.0, -1.0]).expect("tensor");

@@ -346,12 +346,23 @@ fn bool_vec(c: &mut NodeContext<'_>, v: &[bool]) -> Res<OutputRef> {
     c.constant(t)
 }
 
+/// Largest set-membership table (nodes x values) built at conversion time.
+const MAX_MEMBERSHIP_CELLS: usize = 1 << 26;
+
 /// BRANCH_MEMBER tests: `[N, nodes]`, whether the feature equals one of the node's members
 /// (rows of other nodes and padding hold NaN, which equals nothing).
 fn membership(c: &mut NodeContext<'_>, xf: OutputRef, modes: &[Mode], sets: &[Vec<f64>]) -> Res<OutputRef> {
     let et = c.element_type(xf);
     let width = sets.iter().map(Vec::len).max().unwrap_or(0).max(1);
-    let mut table = vec![f64::NAN; modes.len() * width];
+    // The table is nodes x largest set; a few long sets over many nodes must not be able to
+    // ask for more memory than any model needs.
+    let cells = modes.len().checked_mul(width).filter(|&n| n <= MAX_MEMBERSHIP_CELLS).ok_or_else(|| {
+        c.error(format!(
+            "the set-membership table of {} nodes x {width} values exceeds {MAX_MEMBERSHIP_CELLS} entries",
+            modes.len()
+        ))
+    })?;
+    let mut table = vec![f64::NAN; cells];
     let mut next = sets.iter();
     for (i, _) in modes.iter().enumerate().filter(|&(_, &md)| md == Mode::Member) {
         let set = next.next().ok_or_else(|| c.error("membership_values holds too few sets"))?;
