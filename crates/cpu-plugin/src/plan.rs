@@ -80,9 +80,10 @@ impl Plan {
     }
 
     /// Builds the plan of a prepared (folded, topologically compacted) model.
-    pub(crate) fn build(model: &Model) -> Result<Plan> {
+    pub(crate) fn build(model: &Model, threads: usize) -> Result<Plan> {
         let mut b = Builder {
             m: model,
+            threads,
             consumers: model.consumers(),
             vmap: HashMap::new(),
             values: Vec::new(),
@@ -258,6 +259,8 @@ impl Plan {
 
 struct Builder<'m> {
     m: &'m Model,
+    /// Threads the plan will run on; kernels whose best formulation depends on it ask.
+    threads: usize,
     consumers: HashMap<OutputRef, Vec<(NodeId, usize)>>,
     vmap: HashMap<OutputRef, ValueId>,
     values: Vec<Value>,
@@ -833,8 +836,8 @@ impl<'m> Builder<'m> {
                 chunk.iter_mut().for_each(|v| *v *= f);
             }
         }
-        let packed =
-            PackedConvWeights::new(&params, &weights).map_err(|e| PluginError::node("Convolution", &node.name, e))?;
+        let packed = PackedConvWeights::for_threads(&params, &weights, self.threads)
+            .map_err(|e| PluginError::node("Convolution", &node.name, e))?;
         let o = self.new_buffer_value(ch.end)?;
         self.push(Kind::Conv { params, packed, bias: ch.shift, act: ch.act }, id, &ch.names, vec![xv], vec![o]);
         Ok(true)

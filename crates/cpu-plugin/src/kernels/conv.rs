@@ -114,6 +114,10 @@ enum Packed {
     Depthwise(Vec<f32>),
     /// One packed `[c_out/g, c_in/g*kh*kw]` GEMM A operand per group.
     Gemm(Vec<PackedA>),
+    /// Packed `[c_out, c_in*kh*kw]` A operand whose B rows are read in place from a padded,
+    /// phase-split input copy (ungrouped, AVX-512 layout); see [`conv_implicit`]. Boxed like
+    /// `Transposed`.
+    Implicit(Box<PackedA>),
     /// `W^T[c_in*kh*kw, c_out]` packed as the GEMM B operand (ungrouped, small maps); boxed
     /// so the plan's step enum stays as small as with the other variants.
     Transposed(Box<PackedB>),
@@ -160,6 +164,45 @@ pub(crate) fn prefers_transposed(p: &ConvParams, layout: Layout) -> bool {
     20 * gemm_cost(np, p.c_out, layout) < 19 * gemm_cost(p.c_out, np, layout)
 }
 
+/// Whether [`conv_implicit`] can run `p` with operands in `layout` on this CPU.
+fn implicit_applies(p: &ConvParams, layout: Layout) -> bool {
+    cfg!(target_arch = "x86_64")
+        && layout == Layout::Zmm
+        && super::isa() >= super::Isa::Avx512
+        && p.groups == 1
+        && p.c_in > 0
+}
+
+/// Plan-time choice of the in-place formulation. It drops the im2col copy
+/// (`kh*kw` floats written and read per input float) for one padded copy of the input and,
+/// with width padding, one compaction of the output; the price is `kw - 1 + pads` junk columns
+/// per output row, computed and thrown away. Measured on resnet50's shapes (example
+/// `conv_formulations`): 0.75-0.81x the direct form's time for 3x3 kernels on 14x14 to 56x56
+/// maps and a tie with the transposed form on 7x7; the transposed form keeps the shapes where
+/// its exactly clipped row tiles make it estimated (by [`gemm_cost`]) cheaper by the margins
+/// below. Every ungrouped convolution the transposed form does not take runs in place.
+pub(crate) fn prefers_implicit(p: &ConvParams, layout: Layout, threads: usize) -> bool {
+    if !implicit_applies(p, layout) {
+        return false;
+    }
+    let wq = (p.w + p.pads_begin[1] + p.pads_end[1]).div_ceil(p.stride[1]);
+    let cols = p.out_h().saturating_sub(1) * wq + p.out_w();
+    let (t_cost, i_cost) = (gemm_cost(p.out_h() * p.out_w(), p.c_out, layout), gemm_cost(p.c_out, cols, layout));
+    // Largest estimated cost ratio in-place / transposed at which the in-place form still
+    // wins. Spatial kernels: the transposed fill writes kh*kw floats per input float, so it
+    // needs a 25% lead (on resnet50's 3x3 7x7 layers it has 31% and ties or wins; on 14x14 it
+    // has 14% and loses by 13-25%). 1x1 kernels: a 5% lead, except on 2 threads, where the
+    // transposed form fills and transposes a lone tile on one thread (1x1 1024->256 on 14x14:
+    // 0.93x the in-place time on 1 thread, 1.31x on 2).
+    let (num, den) = match (p.kh * p.kw > 1, threads > 1) {
+        (true, false) => (5, 4),
+        (true, true) => (7, 5),
+        (false, false) => (20, 19),
+        (false, true) => (5, 4),
+    };
+    den * i_cost <= num * t_cost
+}
+
 /// Orientation of the GEMM an ungrouped convolution runs as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvFormulation {
@@ -169,6 +212,9 @@ pub enum ConvFormulation {
     Direct,
     /// `out^T[P, c_out] = im2col^T[P, K] * W^T[K, c_out]` (weights as B).
     Transposed,
+    /// `out[c_out, P'] = W[c_out, K] * B[K, P']` with B's rows read straight from a padded,
+    /// phase-split copy of the input (AVX-512 only; otherwise packed as `Direct`).
+    Implicit,
 }
 
 /// Convolution weights re-laid out once (at compile time) for [`conv2d`].
@@ -184,19 +230,39 @@ impl PackedConvWeights {
         Self::with_formulation(params, weights, ConvFormulation::Auto)
     }
 
+    /// Packs like [`PackedConvWeights::new`] for a plan that runs on `threads` threads (the
+    /// transposed form fills and transposes each tile on one thread, so it is chosen less
+    /// often on more).
+    pub fn for_threads(params: &ConvParams, weights: &[f32], threads: usize) -> KernelResult<Self> {
+        Self::build(params, weights, ConvFormulation::Auto, threads)
+    }
+
     /// Packs like [`PackedConvWeights::new`] with the GEMM orientation forced (grouped and
     /// depthwise convolutions always use their own paths).
     pub fn with_formulation(params: &ConvParams, weights: &[f32], form: ConvFormulation) -> KernelResult<Self> {
+        Self::build(params, weights, form, 1)
+    }
+
+    fn build(params: &ConvParams, weights: &[f32], form: ConvFormulation, threads: usize) -> KernelResult<Self> {
         params.validate()?;
         let wl = params.weight_len();
         ensure(weights.len() >= wl, || format!("weights len {} < {wl}", weights.len()))?;
+        let layout = Layout::for_isa(super::isa());
+        let implicit = match form {
+            ConvFormulation::Auto => prefers_implicit(params, layout, threads),
+            ConvFormulation::Implicit => implicit_applies(params, layout),
+            ConvFormulation::Direct | ConvFormulation::Transposed => false,
+        };
         let packed = if params.is_depthwise() {
             Packed::Depthwise(weights[..wl].to_vec())
+        } else if implicit {
+            let k = params.c_in * params.kh * params.kw;
+            Packed::Implicit(Box::new(PackedA::new(params.c_out, k, &weights[..wl], k)?))
         } else if params.groups == 1
             && params.c_in > 0
             && match form {
-                ConvFormulation::Auto => prefers_transposed(params, Layout::for_isa(super::isa())),
-                ConvFormulation::Direct => false,
+                ConvFormulation::Auto => prefers_transposed(params, layout),
+                ConvFormulation::Direct | ConvFormulation::Implicit => false,
                 ConvFormulation::Transposed => true,
             }
         {
@@ -217,6 +283,11 @@ impl PackedConvWeights {
     /// Whether the weights were packed for the transposed (positions-as-rows) formulation.
     pub fn is_transposed(&self) -> bool {
         matches!(self.packed, Packed::Transposed(_))
+    }
+
+    /// Whether the weights were packed for the in-place (no im2col) stride-1 formulation.
+    pub fn is_implicit(&self) -> bool {
+        matches!(self.packed, Packed::Implicit(_))
     }
 
     fn compatible(&self, p: &ConvParams) -> bool {
@@ -255,6 +326,13 @@ pub fn conv2d(
             Ok(())
         }
         Packed::Gemm(pa) => conv_gemm(p, pa, input, bias, act, output, pool),
+        #[cfg(target_arch = "x86_64")]
+        Packed::Implicit(pa) if implicit_applies(p, pa.layout()) => {
+            conv_implicit(p, pa, input, bias, act, output, pool)
+        }
+        // Same packing as a one-group `Gemm`: a test-capped instruction set takes the im2col
+        // path.
+        Packed::Implicit(pa) => conv_gemm(p, std::slice::from_ref(&**pa), input, bias, act, output, pool),
         Packed::Transposed(pb) => conv_transposed(p, pb, input, bias, act, output, pool),
     }
 }
@@ -279,10 +357,10 @@ fn conv_transposed(
     }
     let layout = pb.layout();
     let mr = layout.mr();
-    let mt = (TILE_BYTES / (4 * k.max(1)) / mr * mr).max(4 * mr).min(np.div_ceil(mr) * mr);
+    let t = threads_for(pool, p.n * n * np * k);
+    let mt = balanced_tile((TILE_BYTES / (4 * k.max(1)) / mr * mr).max(4 * mr), np, mr, p.n, t);
     let tiles = np.div_ceil(mt);
     let items = p.n * tiles;
-    let t = threads_for(pool, p.n * n * np * k);
     let out = SyncPtr(output.as_mut_ptr());
     let next = AtomicUsize::new(0);
     let (workers, gemm_pool) = if items >= t { (t, None) } else { (1, pool) };
@@ -321,6 +399,21 @@ fn conv_transposed(
     Ok(())
 }
 
+/// Positions per tile (a multiple of `unit`, at most `max`) for `np` positions in each of
+/// `per` independent slices run by `t` threads. When there are at least `t` but few tiles,
+/// the tile count is rounded up to a multiple of `t` so no thread idles while another runs a
+/// big tile (a 28x28 map at `K` = 256 used to split 768 + 16 positions over two threads).
+fn balanced_tile(max: usize, np: usize, unit: usize, per: usize, t: usize) -> usize {
+    let whole = np.div_ceil(unit) * unit;
+    let tile = max.min(whole);
+    let items = per * np.div_ceil(tile);
+    if t <= 1 || items < t || items >= 4 * t {
+        return tile;
+    }
+    let tiles = (items.div_ceil(t) * t).div_ceil(per);
+    np.div_ceil(tiles).div_ceil(unit).max(1) * unit
+}
+
 /// `dst[j*ld + i] = src[i*cols + j]` for a `rows x cols` row-major `src`, in square blocks so
 /// both sides stay within a few cache lines per block.
 ///
@@ -338,6 +431,201 @@ unsafe fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: *mut f32, l
                 for i in i0..i1 {
                     // SAFETY: forwarded from the caller.
                     unsafe { *d.add(i) = src[i * cols + j] };
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+thread_local! {
+    /// Padded input copy and padded-width output of [`conv_implicit`], kept per calling
+    /// thread so steady-state inference neither allocates nor faults pages in.
+    static IMPLICIT_BUFS: std::cell::RefCell<(AlignedBuf, AlignedBuf)> =
+        std::cell::RefCell::new((AlignedBuf::zeroed(0), AlignedBuf::zeroed(0)));
+}
+
+/// Ungrouped convolution without im2col. The input is copied once, zero-padded and split by
+/// stride phase (`s_h * s_w` planes of `hq x wq` per channel, phase `(py, px)` holding padded
+/// rows `py, py+s_h, ..` and columns `px, px+s_w, ..`), so GEMM row `(ci, ky, kx)` of B is one
+/// phase plane of channel `ci` shifted by `(ky*dh/s_h)*wq + kx*dw/s_w`, read in place by the
+/// micro-kernel. Output positions are computed on the phase width `wq` (columns `ow..wq` of
+/// every row are junk) and compacted into NCHW afterwards; with `wq == ow` (1-wide kernels,
+/// stride 1, no width padding) the GEMM writes the output directly, and with no padding and
+/// stride 1 it reads the input itself.
+#[cfg(target_arch = "x86_64")]
+fn conv_implicit(
+    p: &ConvParams,
+    pa: &PackedA,
+    input: &[f32],
+    bias: Option<&[f32]>,
+    act: Activation,
+    output: &mut [f32],
+    pool: Option<&ThreadPool>,
+) -> KernelResult {
+    let (oh, ow) = (p.out_h(), p.out_w());
+    let g = PhaseGeom::new(p);
+    let khw = p.kh * p.kw;
+    let k = p.c_in * khw;
+    if pa.k() != k || pa.m() != p.c_out || !implicit_applies(p, pa.layout()) {
+        return Err(KernelError("implicit conv weights do not match conv params".into()));
+    }
+    let [sh, sw] = p.stride;
+    // Row k = (ci, ky, kx) of B starts at this offset into the phase planes. The padded row
+    // of output row oy and tap ky is oy*sh + ky*dh, i.e. row oy + ky*dh/sh of phase
+    // (ky*dh) % sh, and oh - 1 + (kh-1)*dh/sh < hq (same for columns), so the last float read
+    // for column ncols - 1 is still inside the tap's phase plane.
+    let offs: Vec<usize> = (0..k)
+        .map(|kk| {
+            let (ty, tx) = (kk % khw / p.kw * p.dilation[0], kk % p.kw * p.dilation[1]);
+            kk / khw * g.chan + (ty % sh * sw + tx % sw) * g.plane + ty / sh * g.wq + tx / sw
+        })
+        .collect();
+    let ncols = (oh - 1) * g.wq + ow;
+    let (padded, direct, wp) = (g.copied, g.wq == ow, g.wq);
+    let plane = g.chan;
+    let t = threads_for(pool, p.n * p.c_out * oh * ow * k);
+    let epi = Epilogue { bias: bias.map_or(Bias::None, |b| Bias::PerRow(&b[..p.c_out])), act, accumulate: false };
+    let out = SyncPtr(output.as_mut_ptr());
+    let per_image = |xbuf: &mut AlignedBuf, cbuf: &mut AlignedBuf| {
+        if padded {
+            xbuf.ensure_len(p.c_in * plane);
+        }
+        if !direct {
+            cbuf.ensure_len(p.c_out * ncols);
+        }
+        let xp = SyncPtr(xbuf.as_mut_slice().as_mut_ptr());
+        let cp = SyncPtr(cbuf.as_mut_slice().as_mut_ptr());
+        for b in 0..p.n {
+            let x = &input[b * p.c_in * p.h * p.w..][..p.c_in * p.h * p.w];
+            if padded {
+                run_tasks(pool, t, |i| {
+                    let (c0, c1) = super::split_range(p.c_in, t, 1, i);
+                    // SAFETY: the buffer holds c_in planes; tasks own disjoint channel ranges.
+                    let dst = unsafe { std::slice::from_raw_parts_mut(xp.get().add(c0 * plane), (c1 - c0) * plane) };
+                    g.fill(p, &x[c0 * p.h * p.w..c1 * p.h * p.w], dst);
+                });
+            }
+            // SAFETY: the padded copy (or the input itself) holds c_in planes of hp*wp floats.
+            let src: &[f32] = if padded { unsafe { std::slice::from_raw_parts(xp.get(), p.c_in * plane) } } else { x };
+            let (c, ldc) = if direct {
+                // SAFETY: the output was validated to hold n*c_out*oh*ow floats.
+                (unsafe { out.get().add(b * p.c_out * oh * ow) }, oh * ow)
+            } else {
+                (cp.get(), ncols)
+            };
+            let c = SyncPtr(c);
+            let by_cols = ncols.div_ceil(NR512) >= 2 * t;
+            run_tasks(pool, t, |i| {
+                let (rows, cols) = if by_cols {
+                    ((0, p.c_out), super::split_range(ncols, t, NR512, i))
+                } else {
+                    (super::split_range(p.c_out, t, MR512, i), (0, ncols))
+                };
+                let ib = gemm::ImplicitB { base: src.as_ptr(), offs: &offs };
+                // SAFETY: AVX-512F and the 14x32 layout were checked by `implicit_applies`;
+                // every row read ends at c_in*plane - 1 (see `offs`); C holds c_out rows of
+                // `ldc` floats and tasks own disjoint row or column ranges; bias covers c_out.
+                unsafe { gemm::gemm_implicit_b(pa, ib, c.get(), ldc, &epi, rows, cols) };
+            });
+            if !direct {
+                run_tasks(pool, t, |i| {
+                    let (c0, c1) = super::split_range(p.c_out, t, 1, i);
+                    for co in c0..c1 {
+                        for oy in 0..oh {
+                            // SAFETY: scratch holds c_out rows of ncols >= oy*wp + ow floats;
+                            // the output holds n*c_out*oh*ow and tasks own disjoint channels.
+                            unsafe {
+                                std::ptr::copy_nonoverlapping(
+                                    cp.get().add(co * ncols + oy * wp),
+                                    out.get().add((b * p.c_out + co) * oh * ow + oy * ow),
+                                    ow,
+                                );
+                            }
+                        }
+                    }
+                });
+            }
+        }
+    };
+    IMPLICIT_BUFS.with(|bufs| match bufs.try_borrow_mut() {
+        Ok(mut g) => {
+            let (xbuf, cbuf) = &mut *g;
+            per_image(xbuf, cbuf);
+        }
+        // Only reachable if a kernel re-enters on the same thread; private buffers are correct.
+        Err(_) => per_image(&mut AlignedBuf::zeroed(0), &mut AlignedBuf::zeroed(0)),
+    });
+    Ok(())
+}
+
+/// Layout of [`conv_implicit`]'s padded, phase-split input copy.
+#[cfg(target_arch = "x86_64")]
+struct PhaseGeom {
+    /// Columns of one phase plane (its row pitch).
+    wq: usize,
+    /// Floats per phase plane and per channel (all phases).
+    plane: usize,
+    chan: usize,
+    /// Phases some tap reads (`py * s_w + px`); the others are never filled.
+    used: Vec<bool>,
+    /// Whether a copy is needed at all (padding or stride); otherwise B is the input itself.
+    copied: bool,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl PhaseGeom {
+    fn new(p: &ConvParams) -> Self {
+        let [sh, sw] = p.stride;
+        let (hp, wp) = (p.h + p.pads_begin[0] + p.pads_end[0], p.w + p.pads_begin[1] + p.pads_end[1]);
+        let (hq, wq) = (hp.div_ceil(sh), wp.div_ceil(sw));
+        let mut used = vec![false; sh * sw];
+        for ky in 0..p.kh {
+            for kx in 0..p.kw {
+                used[ky * p.dilation[0] % sh * sw + kx * p.dilation[1] % sw] = true;
+            }
+        }
+        let copied = hp != p.h || wp != p.w || p.stride != [1, 1];
+        PhaseGeom { wq, plane: hq * wq, chan: sh * sw * hq * wq, used, copied }
+    }
+
+    /// Copies `x` (whole `h x w` planes) into `dst` (`chan` floats per plane) as padded phase
+    /// planes.
+    fn fill(&self, p: &ConvParams, x: &[f32], dst: &mut [f32]) {
+        let [sh, sw] = p.stride;
+        let (pt, pl) = (p.pads_begin[0], p.pads_begin[1]);
+        for (src, out) in x.chunks_exact(p.h * p.w).zip(dst.chunks_exact_mut(self.chan)) {
+            for (ph, ph_out) in out.chunks_exact_mut(self.plane).enumerate() {
+                if !self.used[ph] {
+                    continue;
+                }
+                let (py, px) = (ph / sw, ph % sw);
+                for (r, row) in ph_out.chunks_exact_mut(self.wq).enumerate() {
+                    let y = (r * sh + py).wrapping_sub(pt);
+                    if y >= p.h {
+                        row.fill(0.0);
+                        continue;
+                    }
+                    let line = &src[y * p.w..][..p.w];
+                    if sw == 1 {
+                        let lo = pl.min(self.wq);
+                        let hi = (pl + p.w).min(self.wq);
+                        row[..lo].fill(0.0);
+                        row[lo..hi].copy_from_slice(&line[..hi - lo]);
+                        row[hi..].fill(0.0);
+                    } else {
+                        // Columns c with 0 <= c*sw + px - pl < w are copied, the rest are pad.
+                        let lo = (pl.saturating_sub(px)).div_ceil(sw).min(self.wq);
+                        let hi = (pl + p.w).saturating_sub(px).div_ceil(sw).clamp(lo, self.wq);
+                        row[..lo].fill(0.0);
+                        row[hi..].fill(0.0);
+                        if lo < hi {
+                            let first = lo * sw + px - pl;
+                            for (v, &x) in row[lo..hi].iter_mut().zip(line[first..].iter().step_by(sw)) {
+                                *v = x;
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -364,10 +652,10 @@ fn conv_gemm(
     // The im2col tile is written straight into the panel geometry the weights were packed in.
     let layout = pa.first().map_or(Layout::Ymm, PackedA::layout);
     let nr = layout.nr();
-    let nt = (TILE_BYTES / (4 * k.max(1)) / nr * nr).max(4 * nr).min(np.div_ceil(nr) * nr);
+    let t = threads_for(pool, p.n * p.c_out * np * k);
+    let nt = balanced_tile((TILE_BYTES / (4 * k.max(1)) / nr * nr).max(4 * nr), np, nr, p.n * p.groups, t);
     let tiles = np.div_ceil(nt);
     let items = p.n * p.groups * tiles;
-    let t = threads_for(pool, p.n * p.c_out * np * k);
     let out = SyncPtr(output.as_mut_ptr());
     let next = AtomicUsize::new(0);
     // Item-level parallelism keeps each thread's tile hot in its own L2; only when there are
@@ -715,7 +1003,9 @@ mod tests {
         let bias = with_bias.then_some(&b[..]);
         let mut want = vec![0.0; p.output_len()];
         reference::conv2d(&p, &x, &w, bias, act, &mut want);
-        for form in [ConvFormulation::Auto, ConvFormulation::Direct, ConvFormulation::Transposed] {
+        let forms =
+            [ConvFormulation::Auto, ConvFormulation::Direct, ConvFormulation::Transposed, ConvFormulation::Implicit];
+        for form in forms {
             let packed = PackedConvWeights::with_formulation(&p, &w, form).expect("pack");
             let mut got = vec![f32::NAN; p.output_len()];
             conv2d(&p, &packed, &x, bias, act, &mut got, pool).expect("conv2d");
@@ -819,6 +1109,36 @@ mod tests {
         p.dilation = [2, 3];
         p.pads_end = [0, 3];
         run_case(p, true, Activation::None, 7, Some(&pool));
+    }
+
+    #[test]
+    fn conv_implicit_blocks_and_splits() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("pool");
+        // c_out above one 168-row block with a ragged panel, K above two k blocks, split by
+        // rows (few columns) and by columns, batch 2, asymmetric pads and dilation.
+        let mut p = base(70, 181, 6, 3, 1);
+        p.n = 2;
+        run_case(p, true, Activation::Relu, 61, Some(&pool));
+        run_case(p, false, Activation::None, 62, None);
+        let mut p = base(30, 20, 29, 3, 1);
+        p.dilation = [2, 1];
+        p.pads_begin = [2, 0];
+        p.pads_end = [1, 3];
+        run_case(p, true, Activation::Clamp(-0.2, 0.3), 63, Some(&pool));
+        // No padding and 1-wide kernels: the GEMM writes NCHW directly.
+        let mut p = base(300, 40, 23, 1, 1);
+        p.kh = 3;
+        p.pads_begin = [1, 0];
+        p.pads_end = [1, 0];
+        run_case(p, true, Activation::Relu, 64, Some(&pool));
+        let p = base(300, 40, 23, 1, 1);
+        run_case(p, true, Activation::Relu, 65, Some(&pool));
+        if super::super::has_avx512f() {
+            let w = rand_vec(p.weight_len(), 1);
+            assert!(
+                PackedConvWeights::with_formulation(&p, &w, ConvFormulation::Implicit).expect("pack").is_implicit()
+            );
+        }
     }
 
     #[test]

@@ -471,6 +471,88 @@ pub(crate) unsafe fn gemm_panels_prepacked_b(
     core_parallel(&core, pool);
 }
 
+/// A B operand given by row addresses instead of packed panels: row `k` of B is the `n`
+/// contiguous floats at `base + offs[k]`. A stride-1 convolution reads its taps straight from
+/// the (padded) input this way, with no im2col copy.
+#[derive(Clone, Copy)]
+pub(crate) struct ImplicitB<'a> {
+    /// Address every row offset is relative to.
+    pub(crate) base: *const f32,
+    /// Element offset of each row of B from `base` (length `k`).
+    pub(crate) offs: &'a [usize],
+}
+
+/// `C[i0..i1, j0..j1] = epilogue(A * B)` restricted to that block, for a pre-packed AVX-512
+/// `A` and an [`ImplicitB`]. Rows of B are read with lane masks, so no float past column
+/// `j1 - 1` of any row is touched.
+///
+/// # Safety
+/// The CPU must support AVX-512F and `a` must be packed in the 14x32 layout; `b.offs` holds
+/// `a.k()` offsets and `b.base + offs[k] + j` is readable for every `k` and `j0 <= j < j1`;
+/// `c` is valid for writes at `i*ldc + j` over the block; `i0` is a multiple of the panel
+/// height; the epilogue bias lengths cover the block.
+#[cfg(target_arch = "x86_64")]
+pub(crate) unsafe fn gemm_implicit_b(
+    a: &PackedA,
+    b: ImplicitB<'_>,
+    c: *mut f32,
+    ldc: usize,
+    epi: &Epilogue<'_>,
+    (i0, i1): (usize, usize),
+    (j0, j1): (usize, usize),
+) {
+    debug_assert!(a.layout == Layout::Zmm && b.offs.len() >= a.k && i0.is_multiple_of(MR512));
+    let (k, m_pad) = (a.k, a.m_pad);
+    let (row_bias, col_bias) = (epi.row_ptr(), epi.col_ptr());
+    let data = a.data.as_slice();
+    let mut kb = 0;
+    while kb < k {
+        let kcb = KC512.min(k - kb);
+        let accumulate = epi.accumulate || kb > 0;
+        let finalize = kb + kcb == k;
+        let offs = b.offs[kb..kb + kcb].as_ptr();
+        let mut ic = i0;
+        while ic < i1 {
+            let mcb = MC512.min(i1 - ic);
+            let a_block = &data[kb * m_pad + ic * kcb..];
+            let mut j = j0;
+            while j < j1 {
+                let cols = NR512.min(j1 - j);
+                let mut ir = 0;
+                while ir < mcb {
+                    let i = ic + ir;
+                    // SAFETY: (i, j) lies in the block the caller vouched for; the A panel
+                    // holds MR512*kcb floats of the packed block.
+                    unsafe {
+                        let tile = Tile {
+                            c: c.add(i * ldc + j),
+                            ldc,
+                            rows: MR512.min(mcb - ir),
+                            cols,
+                            accumulate,
+                            finalize,
+                            row_bias: if row_bias.is_null() { row_bias } else { row_bias.add(i) },
+                            col_bias: if col_bias.is_null() { col_bias } else { col_bias.add(j) },
+                            act: epi.act,
+                        };
+                        avx512::ukernel_implicit(
+                            kcb,
+                            a_block[ir * kcb..][..MR512 * kcb].as_ptr(),
+                            b.base.add(j),
+                            offs,
+                            &tile,
+                        );
+                    }
+                    ir += MR512;
+                }
+                j += NR512;
+            }
+            ic += mcb;
+        }
+        kb += kcb;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Validation helpers.
 
@@ -1347,6 +1429,101 @@ mod avx512 {
             // The epilogue loops are too big for LLVM to unroll 14 times, and a dynamically
             // indexed `c` would be demoted to the stack inside the k loop. Spilling once into
             // a plain buffer here keeps every access to `c` constant-indexed.
+            let mut out = [[[0.0f32; 16]; V]; R];
+            for (o, row) in out.iter_mut().zip(&c) {
+                for (ov, &x) in o.iter_mut().zip(row) {
+                    _mm512_storeu_ps(ov.as_mut_ptr(), x);
+                }
+            }
+            store(&out, t);
+        }
+    }
+
+    /// [`ukernel`] with B rows at `b + offs[p]` (see `ImplicitB`) instead of a packed panel.
+    ///
+    /// # Safety
+    /// CPU must support AVX-512F; `a` holds `kc*MR` floats; `offs` holds `kc` offsets and
+    /// `b + offs[p] + j` is readable for `j < t.cols`; `t` is valid.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn ukernel_implicit(kc: usize, a: *const f32, b: *const f32, offs: *const usize, t: &Tile) {
+        macro_rules! by_rows {
+            ($($r:literal)*) => {
+                match t.rows {
+                    $($r => if t.cols > 16 {
+                        tile_implicit::<$r, NV>(kc, a, b, offs, t)
+                    } else {
+                        tile_implicit::<$r, 1>(kc, a, b, offs, t)
+                    },)*
+                    _ => if t.cols > 16 {
+                        tile_implicit::<MR, NV>(kc, a, b, offs, t)
+                    } else {
+                        tile_implicit::<MR, 1>(kc, a, b, offs, t)
+                    },
+                }
+            };
+        }
+        // SAFETY: forwarded from the caller; `tile_implicit` only touches the first `t.rows` rows.
+        unsafe { by_rows!(1 2 3 4 5 6 7 8 9 10 11 12 13) }
+    }
+
+    /// [`tile`] reading B row `p` at `b + offs[p]` with masked loads (lanes past `t.cols` are
+    /// never read, so a row may end at the last live column).
+    ///
+    /// # Safety
+    /// As [`ukernel_implicit`], with `R <= MR`, `V <= NV`, `t.rows == R`, `t.cols <= 16*V`.
+    #[inline(never)]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn tile_implicit<const R: usize, const V: usize>(
+        kc: usize,
+        a: *const f32,
+        b: *const f32,
+        offs: *const usize,
+        t: &Tile,
+    ) {
+        unsafe {
+            for i in 0..R {
+                let p = t.c.wrapping_add(i * t.ldc) as *const i8;
+                _mm_prefetch::<_MM_HINT_T0>(p);
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64 * V - 4));
+            }
+            let mut mask = [0 as __mmask16; V];
+            for (v, m) in mask.iter_mut().enumerate() {
+                *m = lane_mask(t.cols.saturating_sub(16 * v));
+            }
+            let mut c = [[_mm512_setzero_ps(); V]; R];
+            let mut a = a;
+            let mut offs = offs;
+            macro_rules! step {
+                ($o:expr) => {{
+                    let row = b.add(*offs.add($o));
+                    let mut bv = [_mm512_setzero_ps(); V];
+                    for (v, x) in bv.iter_mut().enumerate() {
+                        *x = _mm512_maskz_loadu_ps(mask[v], row.add(16 * v));
+                    }
+                    for (i, acc_row) in c.iter_mut().enumerate() {
+                        let x = _mm512_set1_ps(*a.add($o * MR + i));
+                        for (acc, &bb) in acc_row.iter_mut().zip(&bv) {
+                            *acc = _mm512_fmadd_ps(x, bb, *acc);
+                        }
+                    }
+                }};
+            }
+            let mut p = 0;
+            while p + 4 <= kc {
+                step!(0);
+                step!(1);
+                step!(2);
+                step!(3);
+                a = a.add(4 * MR);
+                offs = offs.add(4);
+                p += 4;
+            }
+            while p < kc {
+                step!(0);
+                a = a.add(MR);
+                offs = offs.add(1);
+                p += 1;
+            }
             let mut out = [[[0.0f32; 16]; V]; R];
             for (o, row) in out.iter_mut().zip(&c) {
                 for (ov, &x) in o.iter_mut().zip(row) {
