@@ -189,15 +189,17 @@ pub(crate) fn prefers_implicit(p: &ConvParams, layout: Layout, threads: usize) -
     let cols = p.out_h().saturating_sub(1) * wq + p.out_w();
     let (t_cost, i_cost) = (gemm_cost(p.out_h() * p.out_w(), p.c_out, layout), gemm_cost(p.c_out, cols, layout));
     // Largest estimated cost ratio in-place / transposed at which the in-place form still
-    // wins. Spatial kernels: the transposed fill writes kh*kw floats per input float, so it
-    // needs a 25% lead (on resnet50's 3x3 7x7 layers it has 31% and ties or wins; on 14x14 it
-    // has 14% and loses by 13-25%). 1x1 kernels: a 5% lead, except on 2 threads, where the
-    // transposed form fills and transposes a lone tile on one thread (1x1 1024->256 on 14x14:
-    // 0.93x the in-place time on 1 thread, 1.31x on 2).
+    // wins (example `conv_formulations`, weights streaming from memory as in a network).
+    // Spatial kernels: the transposed fill writes kh*kw floats per input float, so the
+    // in-place form wins at 1.31 (3x3 on 7x7 maps: 0.93x the transposed time) and ties at
+    // 1.31 with stride 2. 1x1 kernels: a tie at 1.06 (1024->256 on 14x14), a 7% loss at
+    // 1.31 (512->2048 on 7x7). On 2 threads the transposed form fills and transposes a lone
+    // tile on one thread (1x1 1024->256 on 14x14: 1.31x the in-place time), so both bounds
+    // are looser there.
     let (num, den) = match (p.kh * p.kw > 1, threads > 1) {
-        (true, false) => (5, 4),
+        (true, false) => (27, 20),
         (true, true) => (7, 5),
-        (false, false) => (20, 19),
+        (false, false) => (11, 10),
         (false, true) => (5, 4),
     };
     den * i_cost <= num * t_cost

@@ -1352,6 +1352,10 @@ mod avx512 {
     use super::{Activation, Bias, Epilogue, MR512 as MR, NR512 as NR, NV512 as NV, Tile};
     use std::arch::x86_64::*;
 
+    /// How many k steps ahead the micro-kernels prefetch their streaming operand: ~900
+    /// cycles at 14 cycles per step, beyond a DRAM round trip.
+    const PF_K: usize = 64;
+
     /// Mask selecting the first `n` (clamped to 16) of 16 lanes.
     #[inline(always)]
     fn lane_mask(n: usize) -> __mmask16 {
@@ -1398,6 +1402,13 @@ mod avx512 {
             let mut b = b;
             macro_rules! step {
                 ($o:expr) => {{
+                    // B streams from memory on its first use (weights of small maps, im2col
+                    // tiles); the hardware prefetcher alone left 7x7-map layers ~25% slower
+                    // than with the weights in L3. Prefetches never fault, so running past the
+                    // end of B is harmless.
+                    let pf = b.wrapping_add($o * NR + PF_K * NR) as *const i8;
+                    _mm_prefetch::<_MM_HINT_T0>(pf);
+                    _mm_prefetch::<_MM_HINT_T0>(pf.wrapping_add(64));
                     let mut bv = [_mm512_setzero_ps(); V];
                     for (v, x) in bv.iter_mut().enumerate() {
                         *x = _mm512_loadu_ps(b.add($o * NR + 16 * v));
@@ -1495,6 +1506,8 @@ mod avx512 {
             let mut offs = offs;
             macro_rules! step {
                 ($o:expr) => {{
+                    // Here A (the weights) is the operand streaming from memory.
+                    _mm_prefetch::<_MM_HINT_T0>(a.wrapping_add($o * MR + PF_K * MR) as *const i8);
                     let row = b.add(*offs.add($o));
                     let mut bv = [_mm512_setzero_ps(); V];
                     for (v, x) in bv.iter_mut().enumerate() {
