@@ -14,6 +14,7 @@
 //!   7x7 map); the `[P, c_out]` result is transposed into NCHW after a per-column
 //!   bias/activation epilogue.
 
+use super::copy::{copy_run, copy_strided};
 use super::elementwise::axpy;
 use super::gemm::{self, APanels, BPanels, Bias, Epilogue, Layout, MR, MR512, NR, NR512, PackedA, PackedB};
 use super::{Activation, AlignedBuf, KernelError, KernelResult, SyncPtr, ThreadPool, ensure, run_tasks, threads_for};
@@ -533,17 +534,20 @@ fn conv_implicit(
             if !direct {
                 run_tasks(pool, t, |i| {
                     let (c0, c1) = super::split_range(p.c_out, t, 1, i);
-                    for co in c0..c1 {
-                        for oy in 0..oh {
-                            // SAFETY: scratch holds c_out rows of ncols >= oy*wp + ow floats;
-                            // the output holds n*c_out*oh*ow and tasks own disjoint channels.
-                            unsafe {
-                                std::ptr::copy_nonoverlapping(
-                                    cp.get().add(co * ncols + oy * wp),
-                                    out.get().add((b * p.c_out + co) * oh * ow + oy * ow),
-                                    ow,
-                                );
-                            }
+                    // SAFETY: scratch holds c_out rows of ncols = (oh-1)*wp + ow floats; the
+                    // output holds n*c_out*oh*ow and tasks own disjoint channel ranges.
+                    let (src, dst) = unsafe {
+                        (
+                            std::slice::from_raw_parts(cp.get().add(c0 * ncols), (c1 - c0) * ncols),
+                            std::slice::from_raw_parts_mut(
+                                out.get().add((b * p.c_out + c0) * oh * ow),
+                                (c1 - c0) * oh * ow,
+                            ),
+                        )
+                    };
+                    for (s_ch, d_ch) in src.chunks_exact(ncols).zip(dst.chunks_exact_mut(oh * ow)) {
+                        for (oy, d_row) in d_ch.chunks_exact_mut(ow).enumerate() {
+                            copy_run(&s_ch[oy * wp..][..ow], d_row);
                         }
                     }
                 });
@@ -613,7 +617,7 @@ impl PhaseGeom {
                         let lo = pl.min(self.wq);
                         let hi = (pl + p.w).min(self.wq);
                         row[..lo].fill(0.0);
-                        row[lo..hi].copy_from_slice(&line[..hi - lo]);
+                        copy_run(&line[..hi - lo], &mut row[lo..hi]);
                         row[hi..].fill(0.0);
                     } else {
                         // Columns c with 0 <= c*sw + px - pl < w are copied, the rest are pad.
@@ -622,10 +626,7 @@ impl PhaseGeom {
                         row[..lo].fill(0.0);
                         row[hi..].fill(0.0);
                         if lo < hi {
-                            let first = lo * sw + px - pl;
-                            for (v, &x) in row[lo..hi].iter_mut().zip(line[first..].iter().step_by(sw)) {
-                                *v = x;
-                            }
+                            copy_strided(&line[lo * sw + px - pl..], sw, &mut row[lo..hi]);
                         }
                     }
                 }

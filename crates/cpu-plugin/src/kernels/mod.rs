@@ -10,6 +10,7 @@
 //! work, since on small shapes fork/join costs more than it saves.
 
 pub mod conv;
+mod copy;
 pub mod elementwise;
 pub mod gemm;
 pub mod pool;

@@ -4,6 +4,7 @@
 //! range of output columns whose input column is inside the image is computed once, so the
 //! inner loop is a branch-free (and for stride 1, SIMD) max/add over contiguous memory.
 
+use super::copy::{copy_run, copy_strided};
 use super::elementwise::{add_into, max_into, sum};
 use super::{Activation, Isa, KernelResult, SyncPtr, ThreadPool, ensure, isa, run_tasks, split_range, threads_for};
 
@@ -363,7 +364,7 @@ impl Window {
                     let lo = pl.min(wq);
                     let n = self.w.min(wq - lo);
                     dst[..lo].fill(pad);
-                    dst[lo..lo + n].copy_from_slice(&row[..n]);
+                    copy_run(&row[..n], &mut dst[lo..lo + n]);
                     dst[lo + n..].fill(pad);
                 } else {
                     // Phase columns q with input column q*sw + ph - pl inside 0..w: pad fills
@@ -373,9 +374,7 @@ impl Window {
                     dst[..qlo].fill(pad);
                     dst[qhi..].fill(pad);
                     let s0 = qlo * sw + ph - pl;
-                    for (d, &v) in dst[qlo..qhi].iter_mut().zip(row[s0.min(self.w)..].iter().step_by(sw)) {
-                        *d = v;
-                    }
+                    copy_strided(&row[s0.min(self.w)..], sw, &mut dst[qlo..qhi]);
                 }
             }
         }
