@@ -69,6 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("1x1 256->64 56x56", shape(256, 64, 56, 1)),
         ("3x3 64->64 56x56 pad1", shape(64, 64, 56, 3)),
         ("7x7/2 3->64 224x224 pad3", strided(shape(3, 64, 224, 7))),
+        ("3x3/2 3->24 224x224 pad1", strided(shape(3, 24, 224, 3))),
         ("3x3/2 128->128 56x56", strided(shape(128, 128, 56, 3))),
         ("3x3/2 256->256 28x28", strided(shape(256, 256, 28, 3))),
         ("3x3/2 512->512 14x14", strided(shape(512, 512, 14, 3))),

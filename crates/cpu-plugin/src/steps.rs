@@ -484,7 +484,13 @@ fn lrn(x: &[f32], c: usize, inner: usize, half: usize, (scale, bias, beta): (f32
 }
 
 /// Generic strided permutation copy; the innermost output axis is iterated in a tight loop.
+///
+/// Axes that stay adjacent and in order (`perm[i+1] == perm[i] + 1`) are merged first, so a
+/// channel shuffle `[n, g, c/g, h, w] -> [n, c/g, g, h, w]` moves whole `h*w` planes as
+/// block copies instead of one float at a time.
 pub(crate) fn transpose(x: &[f32], shape: &[usize], perm: &[usize], out: &mut [f32]) {
+    let (shape, perm) = merge_adjacent_axes(shape, perm);
+    let (shape, perm) = (&shape[..], &perm[..]);
     let r = shape.len();
     if r == 0 {
         if let (Some(o), Some(&v)) = (out.first_mut(), x.first()) {
@@ -503,8 +509,12 @@ pub(crate) fn transpose(x: &[f32], shape: &[usize], perm: &[usize], out: &mut [f
     let mut idx = vec![0usize; r - 1];
     let mut base = 0usize;
     for chunk in out.chunks_exact_mut(inner) {
-        for (j, o) in chunk.iter_mut().enumerate() {
-            *o = x[base + j * inner_stride];
+        if inner_stride == 1 {
+            chunk.copy_from_slice(&x[base..base + inner]);
+        } else {
+            for (j, o) in chunk.iter_mut().enumerate() {
+                *o = x[base + j * inner_stride];
+            }
         }
         for d in (0..r - 1).rev() {
             idx[d] += 1;
@@ -514,6 +524,70 @@ pub(crate) fn transpose(x: &[f32], shape: &[usize], perm: &[usize], out: &mut [f
             }
             base -= src_strides[d] * out_shape[d];
             idx[d] = 0;
+        }
+    }
+}
+
+/// `(shape, perm)` with every run of output axes that are consecutive input axes merged into
+/// one axis (same element order, fewer and longer contiguous runs).
+fn merge_adjacent_axes(shape: &[usize], perm: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    // Output-order groups of input axes: [first input axis, last input axis].
+    let mut groups: Vec<(usize, usize)> = Vec::with_capacity(perm.len());
+    for &p in perm {
+        match groups.last_mut() {
+            Some(g) if g.1 + 1 == p => g.1 = p,
+            _ => groups.push((p, p)),
+        }
+    }
+    // Renumber the groups by their position in input order.
+    let mut by_input: Vec<usize> = (0..groups.len()).collect();
+    by_input.sort_by_key(|&g| groups[g].0);
+    let mut rank = vec![0; groups.len()];
+    for (r, &g) in by_input.iter().enumerate() {
+        rank[g] = r;
+    }
+    let new_shape: Vec<usize> = by_input.iter().map(|&g| shape[groups[g].0..=groups[g].1].iter().product()).collect();
+    (new_shape, rank)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Element-by-element permutation, the definition `transpose` must match.
+    fn naive(x: &[f32], shape: &[usize], perm: &[usize]) -> Vec<f32> {
+        let strides = ir_graph::shape::strides_of(shape);
+        let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+        let n: usize = out_shape.iter().product();
+        (0..n)
+            .map(|mut i| {
+                let mut src = 0;
+                for d in (0..perm.len()).rev() {
+                    src += (i % out_shape[d]) * strides[perm[d]];
+                    i /= out_shape[d];
+                }
+                x[src]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn transpose_with_merged_axes_matches_naive() {
+        let cases: [(&[usize], &[usize]); 7] = [
+            (&[1, 3, 4, 5, 6], &[0, 2, 1, 3, 4]),
+            (&[2, 3, 4], &[2, 0, 1]),
+            (&[2, 3, 4, 5], &[0, 1, 2, 3]),
+            (&[2, 3, 4, 5], &[3, 2, 1, 0]),
+            (&[2, 3, 4, 5], &[2, 3, 0, 1]),
+            (&[5, 1, 7], &[1, 2, 0]),
+            (&[6], &[0]),
+        ];
+        for (shape, perm) in cases {
+            let n: usize = shape.iter().product();
+            let x: Vec<f32> = (0..n).map(|v| v as f32).collect();
+            let mut got = vec![-1.0; n];
+            transpose(&x, shape, perm, &mut got);
+            assert_eq!(got, naive(&x, shape, perm), "{shape:?} {perm:?}");
         }
     }
 }

@@ -116,9 +116,8 @@ enum Packed {
     /// One packed `[c_out/g, c_in/g*kh*kw]` GEMM A operand per group.
     Gemm(Vec<PackedA>),
     /// Packed `[c_out, c_in*kh*kw]` A operand whose B rows are read in place from a padded,
-    /// phase-split input copy (ungrouped, AVX-512 layout); see [`conv_implicit`]. Boxed like
-    /// `Transposed`.
-    Implicit(Box<PackedA>),
+    /// phase-split input copy, one per group (AVX-512 layout); see [`conv_implicit`].
+    Implicit(Vec<PackedA>),
     /// `W^T[c_in*kh*kw, c_out]` packed as the GEMM B operand (ungrouped, small maps); boxed
     /// so the plan's step enum stays as small as with the other variants.
     Transposed(Box<PackedB>),
@@ -170,7 +169,7 @@ fn implicit_applies(p: &ConvParams, layout: Layout) -> bool {
     cfg!(target_arch = "x86_64")
         && layout == Layout::Zmm
         && super::isa() >= super::Isa::Avx512
-        && p.groups == 1
+        && !p.is_depthwise()
         && p.c_in > 0
 }
 
@@ -185,6 +184,10 @@ fn implicit_applies(p: &ConvParams, layout: Layout) -> bool {
 pub(crate) fn prefers_implicit(p: &ConvParams, layout: Layout, threads: usize) -> bool {
     if !implicit_applies(p, layout) {
         return false;
+    }
+    if p.groups > 1 {
+        // The alternative is the im2col path, which pads the same columns and copies.
+        return true;
     }
     let wq = (p.w + p.pads_begin[1] + p.pads_end[1]).div_ceil(p.stride[1]);
     let cols = p.out_h().saturating_sub(1) * wq + p.out_w();
@@ -259,8 +262,7 @@ impl PackedConvWeights {
         let packed = if params.is_depthwise() {
             Packed::Depthwise(weights[..wl].to_vec())
         } else if implicit {
-            let k = params.c_in * params.kh * params.kw;
-            Packed::Implicit(Box::new(PackedA::new(params.c_out, k, &weights[..wl], k)?))
+            Packed::Implicit(pack_groups(params, &weights[..wl])?)
         } else if params.groups == 1
             && params.c_in > 0
             && match form {
@@ -273,12 +275,7 @@ impl PackedConvWeights {
             // OIHW weights are W[c_out, K] row-major, i.e. the transpose of the B wanted here.
             Packed::Transposed(Box::new(PackedB::new(k, params.c_out, &weights[..wl], k, true)?))
         } else {
-            let cout_g = params.c_out / params.groups;
-            let k = params.c_in / params.groups * params.kh * params.kw;
-            let per_group = (0..params.groups)
-                .map(|g| PackedA::new(cout_g, k, &weights[g * cout_g * k..(g + 1) * cout_g * k], k))
-                .collect::<KernelResult<Vec<_>>>()?;
-            Packed::Gemm(per_group)
+            Packed::Gemm(pack_groups(params, &weights[..wl])?)
         };
         Ok(PackedConvWeights { params: *params, packed })
     }
@@ -330,14 +327,21 @@ pub fn conv2d(
         }
         Packed::Gemm(pa) => conv_gemm(p, pa, input, bias, act, output, pool),
         #[cfg(target_arch = "x86_64")]
-        Packed::Implicit(pa) if implicit_applies(p, pa.layout()) => {
+        Packed::Implicit(pa) if pa.first().is_some_and(|a| implicit_applies(p, a.layout())) => {
             conv_implicit(p, pa, input, bias, act, output, pool)
         }
         // Same packing as a one-group `Gemm`: a test-capped instruction set takes the im2col
         // path.
-        Packed::Implicit(pa) => conv_gemm(p, std::slice::from_ref(&**pa), input, bias, act, output, pool),
+        Packed::Implicit(pa) => conv_gemm(p, pa, input, bias, act, output, pool),
         Packed::Transposed(pb) => conv_transposed(p, pb, input, bias, act, output, pool),
     }
+}
+
+/// One packed `[c_out/g, c_in/g*kh*kw]` GEMM A operand per group of OIHW `weights`.
+fn pack_groups(p: &ConvParams, weights: &[f32]) -> KernelResult<Vec<PackedA>> {
+    let cout_g = p.c_out / p.groups;
+    let k = p.c_in / p.groups * p.kh * p.kw;
+    (0..p.groups).map(|g| PackedA::new(cout_g, k, &weights[g * cout_g * k..(g + 1) * cout_g * k], k)).collect()
 }
 
 /// Positions-as-rows convolution: per tile of output positions, im2col^T is written straight
@@ -459,7 +463,7 @@ thread_local! {
 #[cfg(target_arch = "x86_64")]
 fn conv_implicit(
     p: &ConvParams,
-    pa: &PackedA,
+    pa: &[PackedA],
     input: &[f32],
     bias: Option<&[f32]>,
     act: Activation,
@@ -469,8 +473,10 @@ fn conv_implicit(
     let (oh, ow) = (p.out_h(), p.out_w());
     let g = PhaseGeom::new(p);
     let khw = p.kh * p.kw;
-    let k = p.c_in * khw;
-    if pa.k() != k || pa.m() != p.c_out || !implicit_applies(p, pa.layout()) {
+    let (cin_g, cout_g) = (p.c_in / p.groups, p.c_out / p.groups);
+    let k = cin_g * khw;
+    let fits = |a: &PackedA| a.k() == k && a.m() == cout_g && implicit_applies(p, a.layout());
+    if pa.len() != p.groups || !pa.iter().all(fits) {
         return Err(KernelError("implicit conv weights do not match conv params".into()));
     }
     let [sh, sw] = p.stride;
@@ -521,15 +527,22 @@ fn conv_implicit(
             let by_cols = ncols.div_ceil(NR512) >= 2 * t;
             run_tasks(pool, t, |i| {
                 let (rows, cols) = if by_cols {
-                    ((0, p.c_out), super::split_range(ncols, t, NR512, i))
+                    ((0, cout_g), super::split_range(ncols, t, NR512, i))
                 } else {
-                    (super::split_range(p.c_out, t, MR512, i), (0, ncols))
+                    (super::split_range(cout_g, t, MR512, i), (0, ncols))
                 };
-                let ib = gemm::ImplicitB { base: src.as_ptr(), offs: &offs };
-                // SAFETY: AVX-512F and the 14x32 layout were checked by `implicit_applies`;
-                // every row read ends at c_in*plane - 1 (see `offs`); C holds c_out rows of
-                // `ldc` floats and tasks own disjoint row or column ranges; bias covers c_out.
-                unsafe { gemm::gemm_implicit_b(pa, ib, c.get(), ldc, &epi, rows, cols) };
+                for (gi, a) in pa.iter().enumerate() {
+                    let ib = gemm::ImplicitB { base: src[gi * cin_g * plane..].as_ptr(), offs: &offs };
+                    let epi = Epilogue {
+                        bias: bias.map_or(Bias::None, |b| Bias::PerRow(&b[gi * cout_g..(gi + 1) * cout_g])),
+                        ..epi
+                    };
+                    // SAFETY: AVX-512F and the 14x32 layout were checked by `implicit_applies`;
+                    // every row read ends at the group's last plane float (see `offs`); C holds
+                    // c_out rows of `ldc` floats, the group's start at row gi*cout_g, and tasks
+                    // own disjoint row or column ranges; the bias slice covers cout_g.
+                    unsafe { gemm::gemm_implicit_b(a, ib, c.get().add(gi * cout_g * ldc), ldc, &epi, rows, cols) };
+                }
             });
             if !direct {
                 run_tasks(pool, t, |i| {
@@ -1136,6 +1149,9 @@ mod tests {
         run_case(p, true, Activation::Relu, 64, Some(&pool));
         let p = base(300, 40, 23, 1, 1);
         run_case(p, true, Activation::Relu, 65, Some(&pool));
+        // Groups: 1x1 written directly, and padded 3x3 with a ragged 17-channel group.
+        run_case(base(24, 36, 20, 1, 3), true, Activation::Relu, 66, Some(&pool));
+        run_case(base(34, 34, 9, 3, 2), false, Activation::None, 67, None);
         if super::super::has_avx512f() {
             let w = rand_vec(p.weight_len(), 1);
             assert!(
