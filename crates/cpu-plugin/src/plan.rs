@@ -542,6 +542,15 @@ impl<'m> Builder<'m> {
                 };
                 self.try_pool(id, w, p.auto_pad, None, &out_shape)
             }
+            Op::MaxPool14(p) => {
+                let w = PoolWin {
+                    kernel: &p.kernel,
+                    strides: &p.strides,
+                    dilations: Some(&p.dilations),
+                    pads: (&p.pads_begin, &p.pads_end),
+                };
+                self.try_pool(id, w, p.auto_pad, None, &out_shape)
+            }
             Op::AvgPool(p) => {
                 let w = PoolWin {
                     kernel: &p.kernel,

@@ -196,7 +196,7 @@ define_ops! {
     // parametrised activations
     Clamp, Elu, HSigmoid, HSwish, Mish, SoftPlus, Swish, Gelu, PRelu, Selu, SoftSign, HardSigmoid,
     // nn
-    Convolution, GroupConvolution, MaxPool8, MaxPool1, AvgPool, AvgPool16, Lrn, SoftMax8, SoftMax1, LogSoftmax,
+    Convolution, GroupConvolution, MaxPool14, MaxPool8, MaxPool1, AvgPool, AvgPool16, Lrn, SoftMax8, SoftMax1, LogSoftmax,
     BatchNormInference, MatMul, Mvn, ConvolutionBackpropData, GroupConvolutionBackpropData,
     // reductions
     ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2,

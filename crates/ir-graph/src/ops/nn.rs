@@ -36,9 +36,11 @@ pub enum RoundingType {
     /// Round down.
     #[default]
     Floor,
-    /// Round up (the last window may start in the padding... but never past it).
+    /// Round up, keeping a last window that starts in the end padding (OpenVINO's `ceil`:
+    /// input 4, kernel 1, stride 2, end pad 1 gives 3 outputs).
     Ceil,
-    /// Round up, allowing the last window to start in the end padding (opset14).
+    /// Round up, dropping a last window that would start in the end padding (opset14
+    /// `ceil_torch`; ONNX's and PyTorch's `ceil_mode`: the same case gives 2 outputs).
     CeilTorch,
 }
 
@@ -84,8 +86,8 @@ pub fn window_output(
         RoundingType::Floor => span / stride + 1,
         RoundingType::Ceil | RoundingType::CeilTorch => span.div_ceil(stride) + 1,
     };
-    // A window must start inside the input or its begin padding.
-    if rounding != RoundingType::Floor && out > 1 && (out - 1) * stride >= input + pads.0 {
+    // ceil_torch: a window must start inside the input or its begin padding.
+    if rounding == RoundingType::CeilTorch && out > 1 && (out - 1) * stride >= input + pads.0 {
         out -= 1;
     }
     Ok(out)
@@ -349,6 +351,62 @@ impl OpSpec for MaxPool8 {
             rounding: self.rounding_type,
         };
         crate::eval::nn::max_pool(inputs, &self.kernel, &w, Some((self.index_element_type, self.axis)))
+    }
+}
+
+/// [`MaxPool8`] that also accepts `ceil_torch` rounding (`MaxPool`, opset14).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MaxPool14 {
+    /// Step per spatial axis.
+    pub strides: Vec<i64>,
+    /// Window dilation per spatial axis.
+    pub dilations: Vec<i64>,
+    /// Padding before.
+    pub pads_begin: Vec<i64>,
+    /// Padding after.
+    pub pads_end: Vec<i64>,
+    /// Window size.
+    pub kernel: Vec<i64>,
+    /// Output size rounding.
+    #[serde(default)]
+    pub rounding_type: RoundingType,
+    /// Padding rule.
+    #[serde(default)]
+    pub auto_pad: PadType,
+    /// Type of the indices output.
+    #[serde(default = "i64_type")]
+    pub index_element_type: ElementType,
+    /// First axis counted in flattened indices.
+    #[serde(default)]
+    pub axis: i64,
+}
+
+impl MaxPool14 {
+    /// The same pooling as an opset8 node (whose semantics differ only in the accepted
+    /// rounding types).
+    pub fn as_v8(&self) -> MaxPool8 {
+        MaxPool8 {
+            strides: self.strides.clone(),
+            dilations: self.dilations.clone(),
+            pads_begin: self.pads_begin.clone(),
+            pads_end: self.pads_end.clone(),
+            kernel: self.kernel.clone(),
+            rounding_type: self.rounding_type,
+            auto_pad: self.auto_pad,
+            index_element_type: self.index_element_type,
+            axis: self.axis,
+        }
+    }
+}
+
+impl OpSpec for MaxPool14 {
+    const TYPE: &'static str = "MaxPool";
+    const OPSET: u32 = 14;
+    fn infer(&self, inputs: &[InferInput<'_>]) -> Result<Vec<OutputType>> {
+        self.as_v8().infer(inputs)
+    }
+    fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        self.as_v8().evaluate(inputs)
     }
 }
 
@@ -726,5 +784,29 @@ impl OpSpec for Mvn {
     }
     fn evaluate(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         crate::eval::nn::mvn(inputs, self.eps as f64, self.normalize_variance, self.eps_mode)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ceil_keeps_and_ceil_torch_drops_a_window_starting_in_the_end_padding() {
+        // (input, kernel, stride, pad begin, pad end) -> floor, ceil, ceil_torch output sizes
+        // as OpenVINO 2026.4's MaxPool-14 shape inference gives them.
+        let table = [
+            ((4, 1, 2, 0, 1), [3, 3, 2]),
+            ((4, 1, 2, 0, 2), [3, 4, 3]),
+            ((5, 3, 2, 0, 1), [2, 3, 3]),
+            ((4, 2, 2, 0, 1), [2, 3, 2]),
+            ((6, 3, 2, 1, 2), [4, 4, 4]),
+            ((3, 2, 2, 0, 1), [2, 2, 2]),
+        ];
+        for ((i, k, st, pb, pe), want) in table {
+            let got = [RoundingType::Floor, RoundingType::Ceil, RoundingType::CeilTorch]
+                .map(|r| window_output(i, k, st, 1, (pb, pe), r).expect("fits"));
+            assert_eq!(got, want, "input {i} kernel {k} stride {st} pads ({pb}, {pe})");
+        }
     }
 }

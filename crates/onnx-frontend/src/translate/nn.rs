@@ -230,20 +230,36 @@ fn max_pool(c: &mut NodeContext<'_>) -> R {
     let k = kernel(c)?;
     let a = window_attrs(c, k.len())?;
     let column_major = c.attr_int("storage_order", 0)? != 0 && c.output_used(1) && k.len() > 1;
-    let id = c.add_node(
-        ops::MaxPool8 {
-            strides: a.strides,
-            dilations: a.dilations,
-            pads_begin: a.pads_begin,
-            pads_end: a.pads_end,
-            kernel: k,
-            rounding_type: rounding(c)?,
-            auto_pad: a.auto_pad,
+    let v8 = ops::MaxPool8 {
+        strides: a.strides,
+        dilations: a.dilations,
+        pads_begin: a.pads_begin,
+        pads_end: a.pads_end,
+        kernel: k,
+        rounding_type: rounding(c)?,
+        auto_pad: a.auto_pad,
+        index_element_type: ElementType::I64,
+        axis: 0,
+    };
+    // ONNX's ceil mode drops a last window that would start in the end padding: opset14's
+    // `ceil_torch`; MaxPool-8's `ceil` keeps that window in OpenVINO.
+    let id = if v8.rounding_type == RoundingType::Ceil {
+        let ops::MaxPool8 { strides, dilations, pads_begin, pads_end, kernel, auto_pad, .. } = v8;
+        let v14 = ops::MaxPool14 {
+            strides,
+            dilations,
+            pads_begin,
+            pads_end,
+            kernel,
+            rounding_type: RoundingType::CeilTorch,
+            auto_pad,
             index_element_type: ElementType::I64,
             axis: 0,
-        },
-        &[x],
-    )?;
+        };
+        c.add_node(v14, &[x])?
+    } else {
+        c.add_node(v8, &[x])?
+    };
     if !c.output_used(1) {
         return Ok(vec![id.into()]);
     }
