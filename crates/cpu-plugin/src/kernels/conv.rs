@@ -3,7 +3,11 @@
 //! Strategy per shape:
 //! * depthwise (`groups == c_in == c_out`): direct kernel vectorised along output rows, because
 //!   im2col would multiply memory traffic by `kh*kw` for only `kh*kw` MACs per output;
-//! * everything else: the input is gathered tile by tile straight into GEMM B-panel layout
+//! * AVX-512, everything else unless the transposed form below is estimated cheaper: "in
+//!   place" (`conv_implicit`): one zero-padded, stride-phase-split copy of the input, from
+//!   which the micro-kernel reads every GEMM B row `(ci, ky, kx)` through an offset table;
+//!   no im2col copy, at the price of a few junk columns per output row;
+//! * otherwise: the input is gathered tile by tile straight into GEMM B-panel layout
 //!   (im2col fused with packing; for 1x1/stride-1/no-pad it is a plain panel copy of the input)
 //!   and multiplied by the pre-packed weights, with bias and activation fused in the store.
 //!   Tiling over output positions bounds scratch memory to ~`TILE_BYTES` per thread;
@@ -285,7 +289,7 @@ impl PackedConvWeights {
         matches!(self.packed, Packed::Transposed(_))
     }
 
-    /// Whether the weights were packed for the in-place (no im2col) stride-1 formulation.
+    /// Whether the weights were packed for the in-place (no im2col) formulation.
     pub fn is_implicit(&self) -> bool {
         matches!(self.packed, Packed::Implicit(_))
     }
