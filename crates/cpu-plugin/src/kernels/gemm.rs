@@ -472,8 +472,8 @@ pub(crate) unsafe fn gemm_panels_prepacked_b(
 }
 
 /// A B operand given by row addresses instead of packed panels: row `k` of B is the `n`
-/// contiguous floats at `base + offs[k]`. A stride-1 convolution reads its taps straight from
-/// the (padded) input this way, with no im2col copy.
+/// contiguous floats at `base + offs[k]`. A convolution reads its taps straight from
+/// its padded, stride-phase-split input copy this way, with no im2col copy.
 #[derive(Clone, Copy)]
 pub(crate) struct ImplicitB<'a> {
     /// Address every row offset is relative to.
