@@ -1,6 +1,8 @@
 //! Data-movement kernels: they copy whole elements, so every byte-sized type and strings work.
 
-use super::values::{broadcast_map, broadcast_pair, ints, numel, strided_offsets, take, take_multi, to_usize};
+use super::values::{
+    broadcast_pair, broadcast_strides, ints, numel, strided_offsets, take, take_multi, take_strided, to_usize,
+};
 use crate::element::ElementType as E;
 use crate::error::Result;
 use crate::invalid;
@@ -35,7 +37,7 @@ pub fn transpose(x: &Tensor, order: &[i64]) -> Result<Vec<Tensor>> {
     let shape: Vec<usize> = perm.iter().map(|&p| x.shape()[p]).collect();
     let st = strides_of(x.shape());
     let strides: Vec<usize> = perm.iter().map(|&p| st[p]).collect();
-    Ok(vec![take("Transpose", x, shape.clone(), &strided_offsets(&shape, &strides))?])
+    Ok(vec![take_strided("Transpose", x, shape, &strides)?])
 }
 
 /// Broadcast (opset3) in all modes except pdpd.
@@ -71,8 +73,8 @@ pub fn broadcast(mode: BroadcastMode, inputs: &[Tensor]) -> Result<Vec<Tensor>> 
         }
         BroadcastMode::Pdpd => return Err(super::values::not_evaluable("Broadcast", x.element_type())),
     };
-    let map = broadcast_map(&src_shape, &out)?;
-    Ok(vec![take("Broadcast", x, out, &map)?])
+    let strides = broadcast_strides(&src_shape, &out)?;
+    Ok(vec![take_strided("Broadcast", x, out, &strides)?])
 }
 
 /// The shape of `x` as an i64 or i32 vector.
