@@ -175,6 +175,9 @@ fn implicit_applies(p: &ConvParams, layout: Layout) -> bool {
         && super::isa() >= super::Isa::Avx512
         && !p.is_depthwise()
         && p.c_in > 0
+        // The phase-split copy holds s_h*s_w phases of ceil(h/s_h) x ceil(w/s_w): about the
+        // input's size for real strides, but one float per phase for absurd ones.
+        && p.stride.iter().all(|&s| s <= 4)
 }
 
 /// Plan-time choice of the in-place formulation. It drops the im2col copy
@@ -1156,6 +1159,15 @@ mod tests {
         // Groups: 1x1 written directly, and padded 3x3 with a ragged 17-channel group.
         run_case(base(24, 36, 20, 1, 3), true, Activation::Relu, 66, Some(&pool));
         run_case(base(34, 34, 9, 3, 2), false, Activation::None, 67, None);
+        // Strides past 4 keep the im2col path (the phase copy would have s_h*s_w planes).
+        let mut p = base(5, 7, 30, 3, 1);
+        p.stride = [9, 5];
+        run_case(p, true, Activation::None, 68, None);
+        assert!(
+            !PackedConvWeights::with_formulation(&p, &rand_vec(p.weight_len(), 2), ConvFormulation::Implicit)
+                .expect("pack")
+                .is_implicit()
+        );
         if super::super::has_avx512f() {
             let w = rand_vec(p.weight_len(), 1);
             assert!(
