@@ -533,24 +533,9 @@ impl<'m> Builder<'m> {
                 };
                 self.try_pool(id, w, p.auto_pad, None, &out_shape)
             }
-            Op::MaxPool8(p) => {
-                let w = PoolWin {
-                    kernel: &p.kernel,
-                    strides: &p.strides,
-                    dilations: Some(&p.dilations),
-                    pads: (&p.pads_begin, &p.pads_end),
-                };
-                self.try_pool(id, w, p.auto_pad, None, &out_shape)
-            }
-            Op::MaxPool14(p) => {
-                let w = PoolWin {
-                    kernel: &p.kernel,
-                    strides: &p.strides,
-                    dilations: Some(&p.dilations),
-                    pads: (&p.pads_begin, &p.pads_end),
-                };
-                self.try_pool(id, w, p.auto_pad, None, &out_shape)
-            }
+            Op::MaxPool8(p) => self.try_max_pool(id, p, &out_shape),
+            // Rounding only decides the output shape, which `out_shape` already is.
+            Op::MaxPool14(p) => self.try_max_pool(id, &p.as_v8(), &out_shape),
             Op::AvgPool(p) => {
                 let w = PoolWin {
                     kernel: &p.kernel,
@@ -947,6 +932,16 @@ impl<'m> Builder<'m> {
         let o = self.new_buffer_value(OutputRef::new(id, 0))?;
         self.push(Kind::MatMul { m, k, n, trans_b: tb, batches }, id, &[], vec![av, bv], vec![o]);
         Ok(true)
+    }
+
+    fn try_max_pool(&mut self, id: NodeId, p: &ir_graph::ops::MaxPool8, out_shape: &[usize]) -> Result<bool> {
+        let w = PoolWin {
+            kernel: &p.kernel,
+            strides: &p.strides,
+            dilations: Some(&p.dilations),
+            pads: (&p.pads_begin, &p.pads_end),
+        };
+        self.try_pool(id, w, p.auto_pad, None, out_shape)
     }
 
     fn try_pool(

@@ -74,6 +74,16 @@ pub fn check_against_reference(model: &Model, inputs: &[Tensor]) -> Vec<(String,
 
 /// Same as [`check_against_reference`] with an explicit config.
 pub fn check_with(model: &Model, inputs: &[Tensor], config: &Config) -> Vec<(String, usize)> {
+    check_with_tol(model, inputs, config, |_| (1e-4, 1e-5))
+}
+
+/// Same as [`check_with`] with `(rtol, atol)` chosen per expected output by `tol`.
+pub fn check_with_tol(
+    model: &Model,
+    inputs: &[Tensor],
+    config: &Config,
+    tol: impl Fn(&Tensor) -> (f32, f32),
+) -> Vec<(String, usize)> {
     let want = reference_infer(model, inputs).expect("reference");
     let compiled = compile_model(model, config).expect("compile");
     let mut req = compiled.create_infer_request();
@@ -81,7 +91,8 @@ pub fn check_with(model: &Model, inputs: &[Tensor], config: &Config) -> Vec<(Str
         let got = req.infer(inputs).expect("infer");
         assert_eq!(got.len(), want.len());
         for (k, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert_close(g, w, 1e-4, 1e-5, &format!("output {k} (round {round})"));
+            let (rtol, atol) = tol(w);
+            assert_close(g, w, rtol, atol, &format!("output {k} (round {round})"));
         }
     }
     compiled.execution_summary()
