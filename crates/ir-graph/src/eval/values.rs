@@ -283,7 +283,10 @@ pub fn take_strided(op: &str, t: &Tensor, shape: Vec<usize>, strides: &[usize]) 
     }
     let size = elem_size(et).ok_or_else(|| not_evaluable(op, et))?;
     let raw = t.raw();
-    let n = numel(&shape);
+    let n = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| crate::invalid!("{op}: {shape:?} has more elements than an address space"))?;
     if n > 0 {
         let last = shape
             .iter()
