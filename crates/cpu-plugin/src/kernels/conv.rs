@@ -453,10 +453,10 @@ unsafe fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: *mut f32, l
 
 #[cfg(target_arch = "x86_64")]
 thread_local! {
-    /// Padded input copy and padded-width output of [`conv_implicit`], kept per calling
-    /// thread so steady-state inference neither allocates nor faults pages in.
-    static IMPLICIT_BUFS: std::cell::RefCell<(AlignedBuf, AlignedBuf)> =
-        std::cell::RefCell::new((AlignedBuf::zeroed(0), AlignedBuf::zeroed(0)));
+    /// Padded input copy of [`conv_implicit`] (calling thread) and each task's output block,
+    /// kept per thread so steady-state inference neither allocates nor faults pages in.
+    static PAD_BUF: std::cell::RefCell<AlignedBuf> = std::cell::RefCell::new(AlignedBuf::zeroed(0));
+    static OUT_BUF: std::cell::RefCell<AlignedBuf> = std::cell::RefCell::new(AlignedBuf::zeroed(0));
 }
 
 /// Ungrouped convolution without im2col. The input is copied once, zero-padded and split by
@@ -503,15 +503,11 @@ fn conv_implicit(
     let t = threads_for(pool, p.n * p.c_out * oh * ow * k);
     let epi = Epilogue { bias: bias.map_or(Bias::None, |b| Bias::PerRow(&b[..p.c_out])), act, accumulate: false };
     let out = SyncPtr(output.as_mut_ptr());
-    let per_image = |xbuf: &mut AlignedBuf, cbuf: &mut AlignedBuf| {
+    let per_image = |xbuf: &mut AlignedBuf| {
         if padded {
             xbuf.ensure_len(p.c_in * plane);
         }
-        if !direct {
-            cbuf.ensure_len(p.c_out * ncols);
-        }
         let xp = SyncPtr(xbuf.as_mut_slice().as_mut_ptr());
-        let cp = SyncPtr(cbuf.as_mut_slice().as_mut_ptr());
         for b in 0..p.n {
             let x = &input[b * p.c_in * p.h * p.w..][..p.c_in * p.h * p.w];
             if padded {
@@ -524,13 +520,6 @@ fn conv_implicit(
             }
             // SAFETY: the padded copy (or the input itself) holds c_in planes of hp*wp floats.
             let src: &[f32] = if padded { unsafe { std::slice::from_raw_parts(xp.get(), p.c_in * plane) } } else { x };
-            let (c, ldc) = if direct {
-                // SAFETY: the output was validated to hold n*c_out*oh*ow floats.
-                (unsafe { out.get().add(b * p.c_out * oh * ow) }, oh * ow)
-            } else {
-                (cp.get(), ncols)
-            };
-            let c = SyncPtr(c);
             let by_cols = ncols.div_ceil(NR512) >= 2 * t;
             run_tasks(pool, t, |i| {
                 let (rows, cols) = if by_cols {
@@ -538,51 +527,135 @@ fn conv_implicit(
                 } else {
                     (super::split_range(cout_g, t, MR512, i), (0, ncols))
                 };
-                for (gi, a) in pa.iter().enumerate() {
-                    let ib = gemm::ImplicitB { base: src[gi * cin_g * plane..].as_ptr(), offs: &offs };
-                    let epi = Epilogue {
-                        bias: bias.map_or(Bias::None, |b| Bias::PerRow(&b[gi * cout_g..(gi + 1) * cout_g])),
-                        ..epi
-                    };
-                    // SAFETY: AVX-512F and the 14x32 layout were checked by `implicit_applies`;
-                    // every row read ends at the group's last plane float (see `offs`); C holds
-                    // c_out rows of `ldc` floats, the group's start at row gi*cout_g, and tasks
-                    // own disjoint row or column ranges; the bias slice covers cout_g.
-                    unsafe { gemm::gemm_implicit_b(a, ib, c.get().add(gi * cout_g * ldc), ldc, &epi, rows, cols) };
+                if rows.0 >= rows.1 || cols.0 >= cols.1 {
+                    return;
+                }
+                let task = ImplicitTask { pa, src, offs: &offs, plane, cin_g, cout_g, ncols, wq: wp, epi, bias };
+                if direct {
+                    // SAFETY: the output holds n*c_out*oh*ow floats and, with wq == ow, image
+                    // b's channel co, position q is at (b*c_out + co)*ncols + q.
+                    unsafe { task.run_direct(out.get().add(b * p.c_out * ncols), rows, cols) };
+                } else {
+                    // SAFETY: as above, with positions q = oy*wq + ox (ox < ow) going to
+                    // oy*ow + ox of each output plane of image b.
+                    unsafe { task.run_blocked(out.get().add(b * p.c_out * oh * ow), oh * ow, ow, rows, cols) };
                 }
             });
-            if !direct {
-                run_tasks(pool, t, |i| {
-                    let (c0, c1) = super::split_range(p.c_out, t, 1, i);
-                    // SAFETY: scratch holds c_out rows of ncols = (oh-1)*wp + ow floats; the
-                    // output holds n*c_out*oh*ow and tasks own disjoint channel ranges.
-                    let (src, dst) = unsafe {
-                        (
-                            std::slice::from_raw_parts(cp.get().add(c0 * ncols), (c1 - c0) * ncols),
-                            std::slice::from_raw_parts_mut(
-                                out.get().add((b * p.c_out + c0) * oh * ow),
-                                (c1 - c0) * oh * ow,
-                            ),
-                        )
-                    };
-                    for (s_ch, d_ch) in src.chunks_exact(ncols).zip(dst.chunks_exact_mut(oh * ow)) {
-                        for (oy, d_row) in d_ch.chunks_exact_mut(ow).enumerate() {
-                            copy_run(&s_ch[oy * wp..][..ow], d_row);
-                        }
-                    }
-                });
-            }
         }
     };
-    IMPLICIT_BUFS.with(|bufs| match bufs.try_borrow_mut() {
-        Ok(mut g) => {
-            let (xbuf, cbuf) = &mut *g;
-            per_image(xbuf, cbuf);
-        }
-        // Only reachable if a kernel re-enters on the same thread; private buffers are correct.
-        Err(_) => per_image(&mut AlignedBuf::zeroed(0), &mut AlignedBuf::zeroed(0)),
+    PAD_BUF.with(|buf| match buf.try_borrow_mut() {
+        Ok(mut xbuf) => per_image(&mut xbuf),
+        // Only reachable if a kernel re-enters on the same thread; a private buffer is correct.
+        Err(_) => per_image(&mut AlignedBuf::zeroed(0)),
     });
     Ok(())
+}
+
+/// Floats of one task's output block in [`conv_implicit`]: 256 KiB, beside the 168 KiB A
+/// block in a 1 MiB L2.
+#[cfg(target_arch = "x86_64")]
+const OUT_BLOCK_FLOATS: usize = 64 * 1024;
+
+/// One thread's share of an image in [`conv_implicit`]: rows (per group) x positions.
+#[cfg(target_arch = "x86_64")]
+struct ImplicitTask<'a> {
+    pa: &'a [PackedA],
+    src: &'a [f32],
+    offs: &'a [usize],
+    plane: usize,
+    cin_g: usize,
+    cout_g: usize,
+    ncols: usize,
+    wq: usize,
+    epi: Epilogue<'a>,
+    bias: Option<&'a [f32]>,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl ImplicitTask<'_> {
+    /// B operand and epilogue of group `gi`.
+    fn group(&self, gi: usize) -> (gemm::ImplicitB<'_>, Epilogue<'_>) {
+        let ib = gemm::ImplicitB { base: self.src[gi * self.cin_g * self.plane..].as_ptr(), offs: self.offs };
+        let (lo, hi) = (gi * self.cout_g, (gi + 1) * self.cout_g);
+        let epi = Epilogue { bias: self.bias.map_or(Bias::None, |b| Bias::PerRow(&b[lo..hi])), ..self.epi };
+        (ib, epi)
+    }
+
+    /// GEMM straight into NCHW (`wq == ow`, so positions are output offsets).
+    ///
+    /// # Safety
+    /// `out` is valid for `c_out * ncols` floats; no other task writes `rows` x `cols` of
+    /// any group there; AVX-512F and the packing were checked by `implicit_applies`.
+    unsafe fn run_direct(&self, out: *mut f32, rows: (usize, usize), cols: (usize, usize)) {
+        for (gi, a) in self.pa.iter().enumerate() {
+            let (ib, epi) = self.group(gi);
+            // SAFETY: forwarded; every B row read ends at the group's last plane float.
+            unsafe {
+                let c = out.add((gi * self.cout_g + rows.0) * self.ncols + cols.0);
+                gemm::gemm_implicit_b(a, ib, c, self.ncols, &epi, rows, cols);
+            }
+        }
+    }
+
+    /// GEMM into a per-thread block of positions, each block compacted into NCHW (dropping
+    /// the junk columns `ow..wq` of every row) while it is still in L2. Blocks are as wide as
+    /// `OUT_BLOCK_FLOATS` allows when A is small enough to be re-read per block; otherwise
+    /// one block spans the task (re-streaming big weights would cost more than the scratch's
+    /// trip through memory).
+    ///
+    /// # Safety
+    /// `out` is valid for `c_out` planes of `ohw` floats; no other task writes rows `rows` of
+    /// any group at positions `cols`; AVX-512F and the packing were checked.
+    unsafe fn run_blocked(&self, out: *mut f32, ohw: usize, ow: usize, rows: (usize, usize), cols: (usize, usize)) {
+        let nrows = rows.1 - rows.0;
+        let k = self.offs.len();
+        let span = cols.1 - cols.0;
+        let fit = (OUT_BLOCK_FLOATS / nrows.max(1) / NR512 * NR512).max(NR512);
+        // A is re-read once per block, the scratch written and read back once in all:
+        // block only while k * blocks stays below 3 scratch passes over the positions.
+        let ncb = if k * span.div_ceil(fit) <= 3 * span { fit } else { span.div_ceil(NR512) * NR512 };
+        OUT_BUF.with(|buf| {
+            let mut local = AlignedBuf::zeroed(0);
+            let mut guard = buf.try_borrow_mut();
+            let scratch: &mut AlignedBuf = match guard.as_deref_mut() {
+                Ok(b) => b,
+                // Only reachable if a kernel re-enters on the same thread.
+                Err(_) => &mut local,
+            };
+            scratch.ensure_len(nrows * ncb);
+            let sp = scratch.as_mut_slice();
+            for (gi, a) in self.pa.iter().enumerate() {
+                let (ib, epi) = self.group(gi);
+                let mut j0 = cols.0;
+                while j0 < cols.1 {
+                    let j1 = (j0 + ncb).min(cols.1);
+                    // SAFETY: the scratch holds nrows x ncb floats at row pitch ncb; B reads
+                    // end at the group's last plane float.
+                    unsafe { gemm::gemm_implicit_b(a, ib, sp.as_mut_ptr(), ncb, &epi, rows, (j0, j1)) };
+                    for r in rows.0..rows.1 {
+                        let srow = &sp[(r - rows.0) * ncb..][..j1 - j0];
+                        let plane = (gi * self.cout_g + r) * ohw;
+                        for oy in j0 / self.wq..=(j1 - 1) / self.wq {
+                            let lo = j0.max(oy * self.wq);
+                            let hi = j1.min(oy * self.wq + ow);
+                            if lo < hi {
+                                // SAFETY: positions lo..hi of row oy are output columns
+                                // lo - oy*wq .. hi - oy*wq < ow of this task's plane rows.
+                                let d = unsafe {
+                                    std::slice::from_raw_parts_mut(
+                                        out.add(plane + oy * ow + lo - oy * self.wq),
+                                        hi - lo,
+                                    )
+                                };
+                                copy_run(&srow[lo - j0..hi - j0], d);
+                            }
+                        }
+                    }
+                    j0 = j1;
+                }
+            }
+        });
+    }
 }
 
 /// Layout of [`conv_implicit`]'s padded, phase-split input copy.
@@ -1156,6 +1229,11 @@ mod tests {
         run_case(p, true, Activation::Relu, 64, Some(&pool));
         let p = base(300, 40, 23, 1, 1);
         run_case(p, true, Activation::Relu, 65, Some(&pool));
+        // Several output blocks per task (200 rows leave 320 positions per block; a 30x30
+        // map has 958), one thread and two; rows of a block end mid output row.
+        let p = base(8, 200, 30, 3, 1);
+        run_case(p, true, Activation::Relu, 69, Some(&pool));
+        run_case(p, false, Activation::Clamp(-0.1, 0.2), 70, None);
         // Groups: 1x1 written directly, and padded 3x3 with a ragged 17-channel group.
         run_case(base(24, 36, 20, 1, 3), true, Activation::Relu, 66, Some(&pool));
         run_case(base(34, 34, 9, 3, 2), false, Activation::None, 67, None);

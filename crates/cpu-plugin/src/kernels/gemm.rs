@@ -483,14 +483,15 @@ pub(crate) struct ImplicitB<'a> {
 }
 
 /// `C[i0..i1, j0..j1] = epilogue(A * B)` restricted to that block, for a pre-packed AVX-512
-/// `A` and an [`ImplicitB`]. Rows of B are read with lane masks, so no float past column
-/// `j1 - 1` of any row is touched.
+/// `A` and an [`ImplicitB`]; `c` points at element `(i0, j0)` of the block and row `i` of it
+/// starts `(i - i0) * ldc` floats later. Rows of B are read with lane masks, so no float past
+/// column `j1 - 1` of any row is touched.
 ///
 /// # Safety
 /// The CPU must support AVX-512F and `a` must be packed in the 14x32 layout; `b.offs` holds
 /// `a.k()` offsets and `b.base + offs[k] + j` is readable for every `k` and `j0 <= j < j1`;
-/// `c` is valid for writes at `i*ldc + j` over the block; `i0` is a multiple of the panel
-/// height; the epilogue bias lengths cover the block.
+/// `c` is valid for writes at `(i - i0)*ldc + (j - j0)` over the block; `i0` is a multiple of
+/// the panel height; the epilogue bias lengths cover rows `i0..i1`.
 #[cfg(target_arch = "x86_64")]
 pub(crate) unsafe fn gemm_implicit_b(
     a: &PackedA,
@@ -525,7 +526,7 @@ pub(crate) unsafe fn gemm_implicit_b(
                     // holds MR512*kcb floats of the packed block.
                     unsafe {
                         let tile = Tile {
-                            c: c.add(i * ldc + j),
+                            c: c.add((i - i0) * ldc + (j - j0)),
                             ldc,
                             rows: MR512.min(mcb - ir),
                             cols,
