@@ -459,14 +459,15 @@ thread_local! {
     static OUT_BUF: std::cell::RefCell<AlignedBuf> = std::cell::RefCell::new(AlignedBuf::zeroed(0));
 }
 
-/// Ungrouped convolution without im2col. The input is copied once, zero-padded and split by
-/// stride phase (`s_h * s_w` planes of `hq x wq` per channel, phase `(py, px)` holding padded
-/// rows `py, py+s_h, ..` and columns `px, px+s_w, ..`), so GEMM row `(ci, ky, kx)` of B is one
-/// phase plane of channel `ci` shifted by `(ky*dh/s_h)*wq + kx*dw/s_w`, read in place by the
-/// micro-kernel. Output positions are computed on the phase width `wq` (columns `ow..wq` of
-/// every row are junk) and compacted into NCHW afterwards; with `wq == ow` (1-wide kernels,
-/// stride 1, no width padding) the GEMM writes the output directly, and with no padding and
-/// stride 1 it reads the input itself.
+/// Convolution (any groups but depthwise) without im2col. The input is copied once,
+/// zero-padded and split by stride phase (`s_h * s_w` planes of `hq x wq` per channel, phase
+/// `(py, px)` holding padded rows `py, py+s_h, ..` and columns `px, px+s_w, ..`), so GEMM row
+/// `(ci, ky, kx)` of B is one phase plane of channel `ci` shifted by
+/// `(ky*dh/s_h)*wq + kx*dw/s_w`, read in place by the micro-kernel. Output positions are
+/// computed on the phase width `wq` (columns `ow..wq` of every row are junk) and compacted into
+/// NCHW block by block (`ImplicitTask::run_blocked`); with `wq == ow` (1-wide kernels, stride 1,
+/// no width padding) the GEMM writes the output directly, and with no padding and stride 1 it
+/// reads the input itself.
 #[cfg(target_arch = "x86_64")]
 fn conv_implicit(
     p: &ConvParams,
