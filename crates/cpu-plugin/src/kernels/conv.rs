@@ -121,7 +121,8 @@ enum Packed {
     Gemm(Vec<PackedA>),
     /// Packed `[c_out, c_in*kh*kw]` A operand whose B rows are read in place from a padded,
     /// phase-split input copy, one per group (AVX-512 layout); see [`conv_implicit`].
-    Implicit(Vec<PackedA>),
+    /// `offs` are [`implicit_offsets`] of the packed shape, reused while a call's shape is it.
+    Implicit { pa: Vec<PackedA>, offs: Vec<usize> },
     /// `W^T[c_in*kh*kw, c_out]` packed as the GEMM B operand (ungrouped, small maps); boxed
     /// so the plan's step enum stays as small as with the other variants.
     Transposed(Box<PackedB>),
@@ -269,7 +270,11 @@ impl PackedConvWeights {
         let packed = if params.is_depthwise() {
             Packed::Depthwise(weights[..wl].to_vec())
         } else if implicit {
-            Packed::Implicit(pack_groups(params, &weights[..wl])?)
+            #[cfg(target_arch = "x86_64")]
+            let offs = implicit_offsets(params);
+            #[cfg(not(target_arch = "x86_64"))]
+            let offs = Vec::new();
+            Packed::Implicit { pa: pack_groups(params, &weights[..wl])?, offs }
         } else if params.groups == 1
             && params.c_in > 0
             && match form {
@@ -294,7 +299,7 @@ impl PackedConvWeights {
 
     /// Whether the weights were packed for the in-place (no im2col) formulation.
     pub fn is_implicit(&self) -> bool {
-        matches!(self.packed, Packed::Implicit(_))
+        matches!(self.packed, Packed::Implicit { .. })
     }
 
     fn compatible(&self, p: &ConvParams) -> bool {
@@ -334,12 +339,14 @@ pub fn conv2d(
         }
         Packed::Gemm(pa) => conv_gemm(p, pa, input, bias, act, output, pool),
         #[cfg(target_arch = "x86_64")]
-        Packed::Implicit(pa) if pa.first().is_some_and(|a| implicit_applies(p, a.layout())) => {
-            conv_implicit(p, pa, input, bias, act, output, pool)
+        Packed::Implicit { pa, offs } if pa.first().is_some_and(|a| implicit_applies(p, a.layout())) => {
+            let offs =
+                if packed.params == *p { std::borrow::Cow::Borrowed(&offs[..]) } else { implicit_offsets(p).into() };
+            conv_implicit(p, pa, &offs, input, bias, act, output, pool)
         }
         // Same packing as a one-group `Gemm`: a test-capped instruction set takes the im2col
         // path.
-        Packed::Implicit(pa) => conv_gemm(p, pa, input, bias, act, output, pool),
+        Packed::Implicit { pa, .. } => conv_gemm(p, pa, input, bias, act, output, pool),
         Packed::Transposed(pb) => conv_transposed(p, pb, input, bias, act, output, pool),
     }
 }
@@ -469,9 +476,11 @@ thread_local! {
 /// no width padding) the GEMM writes the output directly, and with no padding and stride 1 it
 /// reads the input itself.
 #[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
 fn conv_implicit(
     p: &ConvParams,
     pa: &[PackedA],
+    offs: &[usize],
     input: &[f32],
     bias: Option<&[f32]>,
     act: Activation,
@@ -487,17 +496,9 @@ fn conv_implicit(
     if pa.len() != p.groups || !pa.iter().all(fits) {
         return Err(KernelError("implicit conv weights do not match conv params".into()));
     }
-    let [sh, sw] = p.stride;
-    // Row k = (ci, ky, kx) of B starts at this offset into the phase planes. The padded row
-    // of output row oy and tap ky is oy*sh + ky*dh, i.e. row oy + ky*dh/sh of phase
-    // (ky*dh) % sh, and oh - 1 + (kh-1)*dh/sh < hq (same for columns), so the last float read
-    // for column ncols - 1 is still inside the tap's phase plane.
-    let offs: Vec<usize> = (0..k)
-        .map(|kk| {
-            let (ty, tx) = (kk % khw / p.kw * p.dilation[0], kk % p.kw * p.dilation[1]);
-            kk / khw * g.chan + (ty % sh * sw + tx % sw) * g.plane + ty / sh * g.wq + tx / sw
-        })
-        .collect();
+    if offs.len() != k {
+        return Err(KernelError("implicit conv offsets do not match conv params".into()));
+    }
     let ncols = (oh - 1) * g.wq + ow;
     let (padded, direct, wp) = (g.copied, g.wq == ow, g.wq);
     let plane = g.chan;
@@ -531,7 +532,7 @@ fn conv_implicit(
                 if rows.0 >= rows.1 || cols.0 >= cols.1 {
                     return;
                 }
-                let task = ImplicitTask { pa, src, offs: &offs, plane, cin_g, cout_g, ncols, wq: wp, epi, bias };
+                let task = ImplicitTask { pa, src, offs, plane, cin_g, cout_g, ncols, wq: wp, epi, bias };
                 if direct {
                     // SAFETY: the output holds n*c_out*oh*ow floats and, with wq == ow, image
                     // b's channel co, position q is at (b*c_out + co)*ncols + q.
@@ -657,6 +658,24 @@ impl ImplicitTask<'_> {
             }
         });
     }
+}
+
+/// Offset of GEMM row `k = (ci, ky, kx)` of B (per group) into [`conv_implicit`]'s phase planes.
+///
+/// The padded row of output row oy and tap ky is oy*sh + ky*dh, i.e. row oy + ky*dh/sh of
+/// phase (ky*dh) % sh, and oh - 1 + (kh-1)*dh/sh < hq (same for columns), so the last float read
+/// for position ncols - 1 is still inside the tap's phase plane.
+#[cfg(target_arch = "x86_64")]
+fn implicit_offsets(p: &ConvParams) -> Vec<usize> {
+    let g = PhaseGeom::new(p);
+    let [sh, sw] = p.stride;
+    let khw = p.kh * p.kw;
+    (0..p.c_in / p.groups.max(1) * khw)
+        .map(|kk| {
+            let (ty, tx) = (kk % khw / p.kw * p.dilation[0], kk % p.kw * p.dilation[1]);
+            kk / khw * g.chan + (ty % sh * sw + tx % sw) * g.plane + ty / sh * g.wq + tx / sw
+        })
+        .collect()
 }
 
 /// Layout of [`conv_implicit`]'s padded, phase-split input copy.
