@@ -289,10 +289,10 @@ impl InferRequest {
                     let done = AtomicBool::new(false);
                     let runner = rayon::current_thread_index();
                     rayon::scope(|s| {
-                        // An idle rayon worker sleeps, and on a virtual machine waking a halted
-                        // vCPU can cost tens of microseconds per parallel region (resnet50 on 2
-                        // threads ran 24 or 32 ms depending on the host); the other workers
-                        // spin on the pool's queue until the plan is done instead.
+                        // An idle rayon worker sleeps between parallel regions and has to be
+                        // woken for the next one; the other workers spin on the pool's queue
+                        // until the plan is done instead (2 threads, same binary, interleaved:
+                        // resnet50 3-5%, densenet121 6-11%, shufflenet 14-16% faster).
                         for _ in 1..threads {
                             s.spawn(|_| keep_warm(&done, runner));
                         }
